@@ -1,0 +1,175 @@
+"""The `jsonfilter` command: options in, exit status out.
+
+All filtering happens in `stream.filter_stream`; this module only parses the
+command line, turns problems into one-line messages and picks the exit status.
+"""
+import argparse
+import math
+import signal
+import sys
+
+from . import __version__
+from .inputs import InputError
+from .output import LineBlockWriter
+from .record import FIELDS, SUM_FIELD, THRESHOLD, BadRecord, Spec
+from .stream import ON_ERROR_MODES, Counts, filter_stream
+
+PROG = "jsonfilter"
+
+# Exit statuses: the contract documented in README.md.
+EXIT_OK = 0
+EXIT_BAD_RECORDS = 1
+EXIT_TROUBLE = 2
+EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+# In warn mode, this many bad records are described; the rest are only counted.
+MAX_MESSAGES = 10
+
+EXAMPLES = """\
+examples:
+  cat data/* | jsonfilter > selected.json
+  jsonfilter -t 1.5 -f index,total --stats data/*.json.gz
+  find data -type f | parallel 'jsonfilter < {}'
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, like every other message of this program.
+        self.exit(EXIT_TROUBLE, f"{PROG}: {message} (see '{PROG} --help')\n")
+
+
+def _finite_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _field_list(text):
+    fields = tuple(text.split(","))
+    if not all(fields):
+        raise argparse.ArgumentTypeError(f"empty field name in {text!r}")
+    return fields
+
+
+def _name(text):
+    if not text:
+        raise argparse.ArgumentTypeError("the sum field needs a name")
+    return text
+
+
+def build_parser():
+    parser = _Parser(
+        prog=PROG,
+        description="Keep the JSON Lines records whose numeric fields add up to more "
+        "than a threshold, and append the sum to each.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="input files, read in order (default, or '-': stdin); "
+                        "gzip, bzip2 and xz are read transparently")
+    parser.add_argument("-t", "--threshold", type=_finite_number, default=THRESHOLD, metavar="NUM",
+                        help=f"keep records whose sum is greater than NUM (default {THRESHOLD})")
+    parser.add_argument("-f", "--fields", type=_field_list, default=FIELDS, metavar="A,B,...",
+                        help=f"top-level fields to add up (default {','.join(FIELDS)})")
+    parser.add_argument("-s", "--sum-field", type=_name, default=SUM_FIELD, metavar="NAME",
+                        help=f"name of the field that receives the sum (default {SUM_FIELD})")
+    parser.add_argument("--on-error", choices=ON_ERROR_MODES, default="warn",
+                        help="bad records: warn (report, go on, exit 1), skip (silently, "
+                        "exit 0) or fail (stop, exit 2); default warn")
+    parser.add_argument("--stats", action="store_true",
+                        help="print a summary on stderr at the end")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+class Reporter:
+    """Turns the library's problems into messages on stderr, and remembers the worst."""
+
+    def __init__(self, on_error):
+        self.on_error = on_error
+        self.messages = 0
+        self.bad_records = 0
+        self.unreadable = 0
+
+    def __call__(self, problem):
+        if isinstance(problem, InputError):
+            self.unreadable += 1
+            say(f"{problem.name}: {problem.message}")
+            return
+        self.bad_records += 1
+        if self.messages < MAX_MESSAGES or self.on_error == "fail":
+            self.messages += 1
+            say(f"{problem.name}:{problem.lineno}: {problem.reason}")
+
+    def finish(self):
+        hidden = self.bad_records - self.messages
+        if hidden > 0:
+            say(f"{self.bad_records} bad records in all ({hidden} not shown)")
+
+
+def say(message):
+    try:
+        sys.stderr.write(f"{PROG}: {message}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass  # nowhere left to complain to
+
+
+def _raise_terminated(signum, frame):
+    raise SystemExit(EXIT_TERMINATED)
+
+
+def main(argv=None):
+    """Run the command; return the exit status."""
+    args = build_parser().parse_args(argv)
+    spec = Spec(threshold=args.threshold, fields=args.fields, sum_field=args.sum_field)
+    reporter = Reporter(args.on_error)
+    counts = Counts()
+    status = EXIT_OK
+    try:
+        filter_stream(args.files, LineBlockWriter(sys.stdout.fileno()), spec,
+                      on_error=args.on_error, report=reporter, counts=counts)
+    except BadRecord as err:  # on_error == "fail"
+        reporter(err)
+        status = EXIT_TROUBLE
+    except BrokenPipeError:
+        # The reader has gone (`| head`): stop at once and quietly, as cat does.
+        return EXIT_PIPE_CLOSED
+    except OSError as err:
+        say(f"write error: {err.strerror or err}")
+        return EXIT_TROUBLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    reporter.finish()
+    if args.stats:
+        say(f"{counts.lines_read} lines read, {counts.records_written} records written, "
+            f"{counts.bad_records} bad records, {counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
+    if reporter.unreadable:
+        status = EXIT_TROUBLE
+    elif reporter.bad_records and args.on_error == "warn":
+        status = EXIT_BAD_RECORDS
+    return status
+
+
+def run():
+    """Console-script entry point: `main` with signals set up and no traceback, ever."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    except MemoryError:
+        say("out of memory")
+        status = EXIT_TROUBLE
+    except Exception as err:  # a bug: still one line, and a status that says trouble
+        say(f"internal error: {type(err).__name__}: {err}")
+        status = EXIT_TROUBLE
+    sys.exit(status)

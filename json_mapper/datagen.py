@@ -1,0 +1,69 @@
+"""The blog's data set, built in: N files of M lines {"index": x, "total": y}.
+
+    python -m json_mapper.datagen --files 4 --lines 1000000 --out data/
+
+writes data/dat_0.json ... data/dat_3.json, with x and y uniform in [0, 1).
+The same arguments always give the same bytes: each file has its own seeded
+generator, so file n does not depend on how many files are made.
+"""
+import argparse
+import os
+import random
+import sys
+
+LINE = '{"index": %r, "total": %r}\n'
+
+# Lines per write: big enough to keep the loop in C, small enough to keep memory flat.
+BATCH = 100_000
+
+
+def file_lines(seed, number, lines):
+    """Yield the text of file `number` in batches of lines."""
+    rand = random.Random(f"jsonfilter:{seed}:{number}").random
+    done = 0
+    while done < lines:
+        n = min(BATCH, lines - done)
+        yield "".join([LINE % (rand(), rand()) for _ in range(n)])
+        done += n
+
+
+def file_name(out, number):
+    return os.path.join(out, f"dat_{number}.json")
+
+
+def write_file(out, seed, number, lines):
+    path = file_name(out, number)
+    with open(path, "w", encoding="ascii") as f:
+        for text in file_lines(seed, number, lines):
+            f.write(text)
+    return path
+
+
+def expected_selected(seed, number, lines, threshold):
+    """How many lines of file `number` have index + total > threshold."""
+    rand = random.Random(f"jsonfilter:{seed}:{number}").random
+    return sum(1 for _ in range(lines) if rand() + rand() > threshold)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m json_mapper.datagen",
+        description="Write the blog's data set: FILES files of LINES JSON lines each.")
+    parser.add_argument("--files", type=int, default=4, help="number of files (default 4)")
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines per file (default 1000000)")
+    parser.add_argument("--out", default="data", help="output folder (default data)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    args = parser.parse_args(argv)
+    if args.files < 0 or args.lines < 0:
+        parser.error("--files and --lines must not be negative")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+        for number in range(args.files):
+            write_file(args.out, args.seed, number, args.lines)
+    except OSError as err:
+        sys.exit(f"datagen: {err.filename or args.out}: {err.strerror}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

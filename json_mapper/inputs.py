@@ -1,0 +1,126 @@
+"""Opening inputs and cutting them into chunks of whole lines.
+
+gzip, bzip2 and xz are recognised by their first bytes, so a compressed
+stream on stdin works as well as a named `.gz` file.
+"""
+import bz2
+import contextlib
+import gzip
+import lzma
+import os
+import sys
+import zlib
+
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+# Large enough that per-chunk work is lost in the noise, small enough that a
+# pipe keeps flowing (read1 returns what a pipe has, never waiting to fill it).
+CHUNK_SIZE = 1 << 20
+
+BOM = b"\xef\xbb\xbf"
+
+_FORMATS = (
+    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw)),
+    (b"BZh", "bzip2", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", "xz", lzma.LZMAFile),
+)
+
+# What a damaged compressed stream raises, by library.
+DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ValueError)
+
+
+class InputError(Exception):
+    """An input that cannot be read: missing, a directory, or a corrupt stream."""
+
+    def __init__(self, name, message):
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+def display_name(source):
+    return STDIN_NAME if source == STDIN else os.fsdecode(source)
+
+
+@contextlib.contextmanager
+def open_input(source):
+    """Open FILE or "-" for binary reading, decompressing when the content says so.
+
+    Yields (reader, format), where format is None for plain text. Raises
+    InputError if the input cannot be opened.
+    """
+    name = display_name(source)
+    if source == STDIN:
+        raw = sys.stdin.buffer
+        close = False
+    else:
+        try:
+            raw = open(source, "rb")
+        except OSError as err:
+            raise InputError(name, err.strerror or str(err)) from None
+        close = True
+    try:
+        try:
+            head = raw.peek(6)[:6]
+        except OSError as err:  # e.g. a directory: open() works, reading does not
+            raise InputError(name, err.strerror or str(err)) from None
+        for magic, fmt, opener in _FORMATS:
+            if head.startswith(magic):
+                yield opener(raw), fmt
+                break
+        else:
+            yield raw, None
+    finally:
+        if close:
+            raw.close()
+
+
+def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
+    """Yield chunks of whole lines: each ends with b"\\n", except perhaps the last.
+
+    A UTF-8 BOM at the start of the input is dropped. A line longer than
+    `chunk_size` comes whole, in one larger chunk. Raises InputError if the
+    input fails part way (a read error, a damaged compressed stream); the
+    chunks before the damage have been yielded by then.
+    """
+    pending = []  # pieces of a line not yet ended
+    first = True
+    while True:
+        data = _read(reader, chunk_size, name, fmt)
+        if first:
+            first = False
+            # A pipe may hand over the BOM in pieces; read until it is whole.
+            while data and len(data) < len(BOM) and BOM.startswith(data):
+                more = _read(reader, len(BOM) - len(data), name, fmt)
+                if not more:
+                    break
+                data += more
+            if data.startswith(BOM):
+                data = data[len(BOM):]
+        if not data:
+            break
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            pending.append(data)
+            continue
+        if pending:
+            pending.append(data[:cut])
+            yield b"".join(pending)
+            pending = []
+        else:
+            yield data[:cut] if cut < len(data) else data
+        if cut < len(data):
+            pending.append(data[cut:])
+    if pending:
+        yield b"".join(pending)
+
+
+def _read(reader, size, name, fmt):
+    try:
+        return reader.read1(size)
+    except DECOMPRESSION_ERRORS as err:
+        raise InputError(name, f"corrupt {fmt} data: {err}") from None
+    except OSError as err:
+        what = f"corrupt {fmt} data" if fmt else "read error"
+        raise InputError(name, f"{what}: {err.strerror or err}") from None

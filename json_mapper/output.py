@@ -1,0 +1,27 @@
+"""Writing to a file descriptor so that a signal never cuts a line in half.
+
+SIGINT and SIGTERM are held back while a block of whole lines is being
+written and take effect right after it, so whatever reached the output ends
+at a line boundary.
+"""
+import os
+import signal
+
+DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+class LineBlockWriter:
+    """A minimal binary writer over a file descriptor: `write(bytes)` writes it all."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def write(self, data):
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return len(data)

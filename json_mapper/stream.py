@@ -1,0 +1,116 @@
+"""Filtering whole streams: chunks of lines in, selected lines out, counts kept.
+
+`filter_chunk` is the per-record loop over one chunk; `filter_stream` runs it
+over every input in order and writes the results. The command line is a thin
+shell over `filter_stream`.
+"""
+import time
+from dataclasses import dataclass, field
+
+from .inputs import STDIN, InputError, display_name, open_input, read_chunks
+from .record import DEFAULT_SPEC, BadRecord, filter_record
+
+ON_ERROR_MODES = ("warn", "skip", "fail")
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk gave: the selected lines and where its bad records were.
+
+    `bad` holds (line index within the chunk, reason, number of selected lines
+    before it), so that a caller stopping at a bad record can write exactly the
+    output that came before it.
+    """
+
+    lines: int
+    selected: list
+    bad: list
+
+
+def filter_chunk(chunk, spec=DEFAULT_SPEC):
+    """Run `filter_record` over every line of `chunk` (bytes of whole lines)."""
+    lines = chunk.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    selected = []
+    bad = []
+    for i, line in enumerate(lines):
+        try:
+            out = filter_record(line, spec)
+        except BadRecord as err:
+            bad.append((i, err.reason, len(selected)))
+            continue
+        if out is not None:
+            selected.append(out)
+    return ChunkResult(len(lines), selected, bad)
+
+
+@dataclass
+class Counts:
+    """What a run did; `seconds` is wall-clock time."""
+
+    lines_read: int = 0
+    records_written: int = 0
+    bad_records: int = 0
+    bytes_read: int = 0
+    unreadable_inputs: int = 0
+    seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter, repr=False)
+
+    @property
+    def mb_per_s(self):
+        return self.bytes_read / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None):
+    """Filter every source in order into `out`, and return the Counts.
+
+    `sources` are file paths or "-" for stdin (an empty list means stdin);
+    `out` is a binary file object (anything with .write(bytes)). Bad records
+    and unreadable inputs are passed to `report` (a BadRecord or InputError)
+    unless on_error is "skip" (which passes over bad records silently); after an
+    unreadable input the rest are still read. With on_error="fail" the first bad record is
+    raised as BadRecord, after everything selected before it has been written.
+    """
+    if on_error not in ON_ERROR_MODES:
+        raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
+    counts = counts if counts is not None else Counts()
+    report = report or (lambda problem: None)
+    for source in list(sources) or [STDIN]:
+        name = display_name(source)
+        lineno = 0  # lines of this input done so far: messages count per input
+        try:
+            # Iterate inside the `with`, so no chunk outlives the file it came from.
+            with open_input(source) as (reader, fmt):
+                for chunk in read_chunks(reader, name, fmt):
+                    lineno += _write_chunk(chunk, name, lineno, out, spec, on_error, report, counts)
+        except InputError as err:
+            counts.unreadable_inputs += 1
+            report(err)
+    counts.seconds = time.perf_counter() - counts.started
+    return counts
+
+
+def _write_chunk(chunk, name, lineno, out, spec, on_error, report, counts):
+    """Filter one chunk into `out`, keep count, and return its number of lines."""
+    result = filter_chunk(chunk, spec)
+    counts.bytes_read += len(chunk)
+    if result.bad and on_error == "fail":
+        index, reason, before = result.bad[0]
+        _write_lines(out, result.selected[:before], counts)
+        counts.lines_read += index + 1
+        counts.bad_records += 1
+        raise BadRecord(reason, name, lineno + index + 1)
+    _write_lines(out, result.selected, counts)
+    counts.lines_read += result.lines
+    counts.bad_records += len(result.bad)
+    if on_error == "warn":
+        for index, reason, _ in result.bad:
+            report(BadRecord(reason, name, lineno + index + 1))
+    return result.lines
+
+
+def _write_lines(out, lines, counts):
+    if lines:
+        out.write(b"\n".join(lines) + b"\n")
+        counts.records_written += len(lines)
