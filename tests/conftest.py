@@ -1,0 +1,77 @@
+"""Shared test plumbing.
+
+`run_jsonfilter` runs the real command in a subprocess, from this source tree
+(a `jsonfilter` shim on PATH), so stdout, stderr and the exit status can be
+asserted together. `require` finds an outside program: without it a test
+skips when run by hand, and fails under CI (CI=true), where .ci/run installs it.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+UNDER_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(program):
+    """Path of `program`; skip without it, except under CI, where that is a failure."""
+    path = shutil.which(program)
+    if path is None:
+        message = f"{program} is not installed"
+        if UNDER_CI:
+            pytest.fail(message + " (under CI, .ci/run must install it)")
+        pytest.skip(message)
+    return path
+
+
+def require_module(name):
+    """Import and return a Python module; skip without it, except under CI."""
+    try:
+        return __import__(name)
+    except ImportError:
+        message = f"Python package {name} is not installed"
+        if UNDER_CI:
+            pytest.fail(message + " (under CI, .ci/run must install it)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shim_bin(tmp_path_factory):
+    """A folder holding a `jsonfilter` that runs this tree's code with this Python."""
+    folder = tmp_path_factory.mktemp("bin")
+    shim = folder / "jsonfilter"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m json_mapper "$@"\n')
+    shim.chmod(0o755)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cli_env(shim_bin):
+    """Environment for subprocesses: the shim first on PATH, this tree importable."""
+    env = dict(os.environ)
+    env["PATH"] = f"{shim_bin}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    for var in ("mapreduce_task_id", "mapred_task_id", "mapreduce_map_input_file", "map_input_file"):
+        env.pop(var, None)
+    return env
+
+
+@pytest.fixture
+def run_jsonfilter(cli_env, tmp_path):
+    """Run `jsonfilter ARGS` with `stdin` bytes; return the CompletedProcess (bytes)."""
+
+    def run(*args, stdin=b"", cwd=None, timeout=60, env=None):
+        return subprocess.run(
+            ["jsonfilter", *map(str, args)],
+            input=stdin,
+            capture_output=True,
+            cwd=cwd or tmp_path,
+            env={**cli_env, **(env or {})},
+            timeout=timeout,
+        )
+
+    return run
