@@ -52,6 +52,8 @@ def open_input(source):
     """
     name = display_name(source)
     if source == STDIN:
+        if sys.stdin is None:  # started with stdin closed (`<&-`)
+            raise InputError(name, "Bad file descriptor")
         raw = sys.stdin.buffer
         close = False
     else:

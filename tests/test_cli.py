@@ -163,3 +163,14 @@ def test_a_signal_ends_the_run_with_its_status_and_no_traceback(cli_env, sig, st
     assert proc.wait(timeout=60) == status
     assert proc.stderr.read() == b""
     proc.stdin.close()
+
+
+@pytest.mark.parametrize("closed, message", [
+    ("stdin", b"jsonfilter: <stdin>: Bad file descriptor\n"),
+    ("stdout", b"jsonfilter: write error: Bad file descriptor\n"),
+])
+def test_a_closed_standard_stream_is_one_message_and_exit_2(cli_env, closed, message):
+    redirect = "<&-" if closed == "stdin" else ">&-"
+    result = subprocess.run(["bash", "-c", f"printf '{{\"index\":1,\"total\":1}}' | jsonfilter {redirect}"],
+                            capture_output=True, env=cli_env, timeout=60)
+    assert (result.stderr, result.returncode) == (message, 2)
