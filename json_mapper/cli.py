@@ -24,6 +24,9 @@ EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
+# Written to by number: sys.stdout is None when the command starts with it closed.
+STDOUT_FD = 1
+
 # In warn mode, this many bad records are described; the rest are only counted.
 MAX_MESSAGES = 10
 
@@ -137,7 +140,7 @@ def main(argv=None):
     counts = Counts()
     status = EXIT_OK
     try:
-        filter_stream(args.files, LineBlockWriter(sys.stdout.fileno()), spec,
+        filter_stream(args.files, LineBlockWriter(STDOUT_FD), spec,
                       on_error=args.on_error, report=report, counts=counts)
     except BadRecord as err:  # on_error == "fail"
         report(err)

@@ -52,6 +52,8 @@ def open_input(source):
     """
     name = display_name(source)
     if source == STDIN:
+        if sys.stdin is None:  # started with stdin closed (`<&-`)
+            raise InputError(name, "Bad file descriptor")
         raw = sys.stdin.buffer
         close = False
     else:
@@ -98,6 +100,8 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
                 data += more
             if data.startswith(BOM):
                 data = data[len(BOM):]
+                if not data:
+                    continue  # the read held just the BOM: not the end of the input
         if not data:
             break
         cut = data.rfind(b"\n") + 1

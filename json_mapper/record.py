@@ -84,7 +84,7 @@ def filter_record(record, spec=DEFAULT_SPEC):
         # Checked only on this slow path so that good records pay nothing for it.
         if not record.strip(JSON_WS):
             return None
-        raise BadRecord(f"invalid JSON: {err.msg} (column {err.colno})") from None
+        raise BadRecord(_why_invalid(record, err)) from None
     if type(obj) is not dict:
         raise BadRecord(f"not a JSON object but {_TYPE_NAMES[type(obj)]}")
 
@@ -106,6 +106,16 @@ def filter_record(record, spec=DEFAULT_SPEC):
     if not total > spec.threshold:
         return None
     return with_sum(record.strip(JSON_WS), obj, total, spec)
+
+
+def _why_invalid(record, err):
+    # orjson's own words for bad UTF-8 point at column 1 and speak of
+    # surrogates; the byte offset is what helps someone fix the file.
+    try:
+        record.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"invalid UTF-8 at byte {bad.start + 1}"
+    return f"invalid JSON: {err.msg} (column {err.colno})"
 
 
 def with_sum(text, obj, total, spec):

@@ -1,0 +1,176 @@
+"""End-to-end tests of the real `jsonfilter` command: stdout, stderr and exit status together."""
+import bz2
+import gzip
+import lzma
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, require
+from json_mapper.cli import build_parser
+
+GOOD = b'{"index":1,"total":1}\n'
+GOOD_OUT = b'{"index":1,"total":1,"sum_val":2.0}\n'
+LOW = b'{"index":0,"total":0}\n'
+BAD = b'{"index":1}\n'
+
+COMPRESSORS = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}
+
+
+def test_named_files_are_read_in_order_with_lines_counted_per_file(run_jsonfilter, tmp_path):
+    (tmp_path / "a.json").write_bytes(LOW + GOOD + BAD)
+    (tmp_path / "b.json").write_bytes(BAD + b'{"index":2,"total":1}\n')
+    result = run_jsonfilter("a.json", "b.json")
+    assert result.stdout == GOOD_OUT + b'{"index":2,"total":1,"sum_val":3.0}\n'
+    assert result.stderr == (b'jsonfilter: a.json:3: missing field "total"\n'
+                             b'jsonfilter: b.json:1: missing field "total"\n')
+    assert result.returncode == 1
+
+
+def test_stdin_and_files_mix_with_dash(run_jsonfilter, tmp_path):
+    (tmp_path / "a.json").write_bytes(GOOD)
+    result = run_jsonfilter("a.json", "-", "a.json", stdin=BAD)
+    assert result.stdout == GOOD_OUT * 2
+    assert result.stderr == b'jsonfilter: <stdin>:1: missing field "total"\n'
+    assert result.returncode == 1
+
+
+@pytest.mark.parametrize("fmt", COMPRESSORS)
+def test_compressed_input_is_recognised_by_content(run_jsonfilter, tmp_path, fmt):
+    data = COMPRESSORS[fmt](LOW + GOOD + BAD)
+    (tmp_path / "plain-name.json").write_bytes(data)
+    for result in (run_jsonfilter("plain-name.json"), run_jsonfilter(stdin=data)):
+        assert result.stdout == GOOD_OUT
+        assert result.stderr.endswith(b':3: missing field "total"\n')
+        assert result.returncode == 1
+
+
+def test_concatenated_gzip_members_are_all_read(run_jsonfilter):
+    result = run_jsonfilter(stdin=gzip.compress(GOOD) + gzip.compress(GOOD))
+    assert (result.stdout, result.stderr, result.returncode) == (GOOD_OUT * 2, b"", 0)
+
+
+@pytest.mark.parametrize("fmt", COMPRESSORS)
+def test_truncated_compressed_input_keeps_the_records_before_the_damage(run_jsonfilter, tmp_path, fmt):
+    # Enough incompressible text that the early records are decodable before the cut.
+    lines = [b'{"index":1,"total":1,"n":%d,"pad":"%s"}\n' % (n, bytes(range(97, 123)) * 40)
+             for n in range(2000)]
+    data = COMPRESSORS[fmt](b"".join(lines))
+    (tmp_path / "cut").write_bytes(data[: len(data) // 2])
+    result = run_jsonfilter("cut")
+    out = result.stdout.splitlines(keepends=True)
+    assert 0 < len(out) < len(lines)
+    for n, line in enumerate(out):  # a prefix of the records, each one whole
+        assert line.startswith(b'{"index":1,"total":1,"n":%d,' % n) and line.endswith(b',"sum_val":2.0}\n')
+    assert result.stderr.startswith(b"jsonfilter: cut: corrupt %s data: " % fmt.encode())
+    assert result.stderr.count(b"\n") == 1
+    assert result.returncode == 2
+
+
+def test_an_unreadable_file_is_reported_and_the_rest_still_read(run_jsonfilter, tmp_path):
+    (tmp_path / "good.json").write_bytes(GOOD)
+    (tmp_path / "folder").mkdir()
+    result = run_jsonfilter("missing.json", "folder", "good.json")
+    assert result.stdout == GOOD_OUT
+    assert result.stderr == (b"jsonfilter: missing.json: No such file or directory\n"
+                             b"jsonfilter: folder: Is a directory\n")
+    assert result.returncode == 2
+
+
+def test_unreadable_input_outranks_bad_records_in_the_exit_status(run_jsonfilter):
+    result = run_jsonfilter("missing.json", "-", stdin=BAD)
+    assert result.returncode == 2
+    assert result.stderr.count(b"\n") == 2
+
+
+def test_a_full_disk_is_one_message_and_exit_2(cli_env):
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(["jsonfilter"], input=GOOD, stdout=full, stderr=subprocess.PIPE,
+                                env=cli_env, timeout=60)
+    assert result.stderr == b"jsonfilter: write error: No space left on device\n"
+    assert result.returncode == 2
+
+
+def test_a_closed_pipe_ends_the_run_quietly(cli_env, tmp_path):
+    # 20 MB of selected records: far more than a pipe holds, so the writer must notice.
+    (tmp_path / "big.json").write_bytes(GOOD * 1_000_000)
+    proc = subprocess.Popen(["jsonfilter", "big.json"], cwd=tmp_path, env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141
+    assert (first, stderr) == (GOOD_OUT, b"")
+
+
+def test_stats_summarise_the_run_on_stderr(run_jsonfilter):
+    result = run_jsonfilter("--stats", "--on-error", "skip", stdin=GOOD + b"\n" + BAD + LOW)
+    assert result.stdout == GOOD_OUT
+    assert re.fullmatch(rb"jsonfilter: 4 lines read, 1 records written, 1 bad records, "
+                        rb"\d+\.\d\d s, \d+\.\d MB/s\n", result.stderr), result.stderr
+    assert result.returncode == 0
+
+
+def test_version(run_jsonfilter):
+    from json_mapper import __version__
+    result = run_jsonfilter("--version")
+    assert (result.stdout, result.returncode) == (f"jsonfilter {__version__}\n".encode(), 0)
+
+
+def test_help_shows_every_option_and_a_usage_example(run_jsonfilter):
+    result = run_jsonfilter("--help")
+    assert result.returncode == 0
+    for action in build_parser()._actions:
+        for option in action.option_strings:
+            assert option.encode() in result.stdout
+    assert b"cat data/* | jsonfilter" in result.stdout
+
+
+def test_every_option_is_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for action in build_parser()._actions:
+        for option in action.option_strings:
+            assert f"`{option}" in readme or f" {option}" in readme, f"{option} is not in README.md"
+        if action.choices:
+            for choice in action.choices:
+                assert f"`{choice}`" in readme, f"{choice} is not in README.md"
+
+
+def test_python_dash_m_runs_the_same_command(cli_env):
+    result = subprocess.run([sys.executable, "-m", "json_mapper", "-t", "0"], input=GOOD,
+                            capture_output=True, env=cli_env, timeout=60)
+    assert (result.stdout, result.stderr, result.returncode) == (GOOD_OUT, b"", 0)
+
+
+def test_installed_console_script(tmp_path):
+    # The entry point that `pip install` makes, not the test shim.
+    script = require("jsonfilter")
+    result = subprocess.run([script], input=GOOD, capture_output=True, timeout=60, cwd=tmp_path)
+    assert (result.stdout, result.stderr, result.returncode) == (GOOD_OUT, b"", 0)
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_ends_the_run_with_its_status_and_no_traceback(cli_env, sig, status):
+    proc = subprocess.Popen(["jsonfilter"], env=cli_env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(GOOD)
+    proc.stdin.flush()
+    assert proc.stdout.readline() == GOOD_OUT  # running, and now waiting for more input
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == status
+    assert proc.stderr.read() == b""
+    proc.stdin.close()
+
+
+@pytest.mark.parametrize("closed, message", [
+    ("stdin", b"jsonfilter: <stdin>: Bad file descriptor\n"),
+    ("stdout", b"jsonfilter: write error: Bad file descriptor\n"),
+])
+def test_a_closed_standard_stream_is_one_message_and_exit_2(cli_env, closed, message):
+    redirect = "<&-" if closed == "stdin" else ">&-"
+    result = subprocess.run(["bash", "-c", f"printf '{{\"index\":1,\"total\":1}}' | jsonfilter {redirect}"],
+                            capture_output=True, env=cli_env, timeout=60)
+    assert (result.stderr, result.returncode) == (message, 2)

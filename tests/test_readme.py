@@ -1,0 +1,129 @@
+"""README.md is part of the contract: its examples run, and its two commands work."""
+import re
+import shutil
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from conftest import ROOT, require
+from json_mapper import datagen
+
+README = (ROOT / "README.md").read_text()
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
+
+
+def section(title):
+    """The text of the `## title` section."""
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.S | re.M)
+    assert match, f"README.md has no section {title!r}"
+    return match.group(1)
+
+
+def blocks(text, kind):
+    return [body for lang, body in FENCE.findall(text) if lang == kind]
+
+
+def top_commands():
+    first = FENCE.search(README)
+    assert first.group(1) == "sh"
+    return first.group(2).splitlines()
+
+
+def test_readme_starts_with_exactly_two_commands():
+    assert len(top_commands()) == 2
+    assert README.index("```") < README.index("\n## ")
+
+
+def test_ci_runs_the_readmes_test_command():
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert top_commands()[1] in ci
+
+
+def console_examples():
+    """(command, expected output) for every `$ ` line of every console block."""
+    for body in blocks(README, "console"):
+        for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
+            command, _, output = chunk.partition("\n")
+            if command != "echo $?":  # checked with the command before it
+                yield command, output
+
+
+@pytest.mark.parametrize("command, output", list(console_examples()))
+def test_console_examples_print_what_the_readme_shows(command, output, cli_env):
+    result = subprocess.run(["bash", "-c", f'{command}\necho "status $?" >&2'], cwd=ROOT, env=cli_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    shown = result.stdout + result.stderr.rpartition(b"status ")[0]
+    assert shown.decode() == output
+    follow = re.search(re.escape(f"$ {command}\n{output}") + r"\$ echo \$\?\n(\d+)\n", README)
+    status = int(result.stderr.rpartition(b"status ")[2])
+    assert status == (int(follow.group(1)) if follow else 0)
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A folder like a user's: data/ from the generator, map.jq beside it."""
+    datagen.main(["--files", "2", "--lines", "20000", "--out", str(tmp_path / "data")])
+    shutil.copy(ROOT / "map.jq", tmp_path)
+    return tmp_path
+
+
+def run_shell_block(body, cwd, env):
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", body], cwd=cwd, env=env,
+                          capture_output=True, timeout=300)
+
+
+def test_the_shell_tools_example(workdir, cli_env):
+    require("parallel")
+    (workdir / "out").mkdir()
+    body, = blocks(section("What it does"), "sh")
+    result = run_shell_block(body, workdir, cli_env)
+    assert result.returncode == 0, result.stderr
+    data = b"".join((workdir / "data" / f"dat_{n}.json").read_bytes() for n in range(2))
+    whole = subprocess.run(["jsonfilter"], input=data, cwd=workdir, env=cli_env, capture_output=True).stdout
+    assert whole.count(b"\n") > 0
+    assert (workdir / "selected.json").read_bytes() == whole
+    per_file = b"".join((workdir / "out" / f"dat_{n}.json").read_bytes() for n in range(2))
+    assert per_file == whole
+
+
+def test_the_datagen_and_jq_examples(tmp_path, cli_env):
+    require("jq")
+    shutil.copy(ROOT / "map.jq", tmp_path)
+    body, = blocks(section("The blog's data, built in"), "sh")
+    assert run_shell_block(body, tmp_path, cli_env).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [f"dat_{n}.json" for n in range(4)]
+    assert (tmp_path / "data" / "dat_3.json").read_text().count("\n") == 1_000_000
+    body, = blocks(section("map.jq"), "sh")
+    jq = run_shell_block(body, tmp_path, cli_env)
+    assert jq.returncode == 0 and jq.stdout.count(b"\n") > 100
+
+
+def test_the_python_api_example(workdir, cli_env):
+    code, = blocks(section("Python API"), "python")
+    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=cli_env,
+                            capture_output=True, timeout=60)
+    expected = subprocess.run(["jsonfilter", "data/dat_0.json"], cwd=workdir, env=cli_env,
+                              capture_output=True).stdout
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected
+
+
+def test_the_first_command_works_in_a_fresh_environment(tmp_path):
+    # A copy of the tracked files, a new venv with nothing in it: as a new user would.
+    tree = tmp_path / "jsonfilter"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", top_commands()[0]], cwd=tree, env=env,
+                            capture_output=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(rb"jsonfilter: 1000000 lines read, \d+ records written, 0 bad records", result.stderr)
+    selected = (tree / "selected.json").read_bytes().splitlines()
+    assert len(selected) == sum(datagen.expected_selected(0, n, 250_000, 1.99) for n in range(4))
