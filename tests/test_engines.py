@@ -41,10 +41,10 @@ COMMANDS = {
     "parallel_keep_order": "parallel -k jsonfilter -t 1.5 ::: data/* > out.json",
     "luigi_local": "luigi --module luigi_multiprocess LotsOTasks --local-scheduler --TestTask-threshold 1.5",
     "luigid": "luigid --address {host} --port {luigi_port} --state-path {state}",
-    "luigi_workers": "luigi --module luigi_multiprocess LotsOTasks --workers 2"
-                     " --scheduler-host {host} --scheduler-port {luigi_port} --TestTask-threshold 1.5",
+    "luigi_workers": "luigi --module luigi_multiprocess LotsOTasks --workers 2 --TestTask-threshold 1.5",
     "luigi_pyspark": "luigi --module luigi_pyspark TestTaskPS --local-scheduler --TestTaskPS-threshold 1.5",
     "luigi_hadoop": "luigi --module luigi_hadoop TestTaskMR --local --local-scheduler --TestTaskMR-threshold 1.5",
+    "spark_home": "export SPARK_HOME=\"$(python -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')\"",
     "spark_master": '"$SPARK_HOME"/bin/spark-class org.apache.spark.deploy.master.Master'
                     " --host {host} --port {spark_port}",
     "spark_worker": '"$SPARK_HOME"/bin/spark-class org.apache.spark.deploy.worker.Worker'
@@ -56,13 +56,18 @@ COMMANDS = {
 }
 README_VALUES = {
     "sshlogin": ":", "host": "HOST", "luigi_port": "8082", "state": "/var/lib/luigi/state.pickle",
-    "spark_port": "7077",
+    "spark_port": "7077", "spark_submit": "/path/to/venv/bin/spark-submit",
 }
 
-# Luigi exits 0 even when a task fails unless told otherwise. luigid ignores
-# "this task is pending again" for 10 s after it was done (a guard against
-# running a task twice); the tests delete an output and rerun at once.
+# The luigi.cfg the tests use and the README shows. Luigi exits 0 even when a
+# task fails unless [retcode] says otherwise. luigid ignores "this task is
+# pending again" for 10 s after it was done (a guard against running a task
+# twice); the tests delete an output and rerun at once.
 LUIGI_CFG = """\
+[core]
+scheduler_host = {host}
+scheduler_port = {luigi_port}
+
 [scheduler]
 stable_done_cooldown_secs = 0
 
@@ -73,6 +78,12 @@ not_run = 25
 task_failed = 30
 scheduling_error = 35
 unhandled_exception = 40
+"""
+SPARK_CFG = """\
+[spark]
+spark-submit = {spark_submit}
+master = local[2]
+conf = spark.ui.enabled=false|spark.driver.host=127.0.0.1
 """
 TASK_FAILED = 30
 
@@ -173,11 +184,13 @@ def workdir(tmp_path, data_dir):
 
 
 @pytest.fixture(scope="session")
-def engine_env(cli_env, tmp_path_factory):
+def engine_env(cli_env, shim_bin, tmp_path_factory):
     """cli_env, plus the examples importable, Luigi's return codes, Spark on loopback."""
     cfg = tmp_path_factory.mktemp("luigi") / "luigi.cfg"
-    cfg.write_text(LUIGI_CFG)
+    cfg.write_text(fill(LUIGI_CFG, host="127.0.0.1", luigi_port=free_port()))
     env = dict(cli_env)
+    # luigi, luigid, spark-submit and python as installed with this Python.
+    env["PATH"] = os.pathsep.join([str(shim_bin), str(Path(sys.executable).parent), env["PATH"]])
     env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), env["PYTHONPATH"]])
     env["LUIGI_CONFIG_PATH"] = str(cfg)
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
@@ -201,6 +214,8 @@ def test_readme_shows_the_commands_the_tests_run():
     for name, template in COMMANDS.items():
         command = fill(template, **README_VALUES)
         assert command in section, f"{name}: {command!r} is not in the README's Scaling out section"
+    for name, template in [("luigi.cfg", LUIGI_CFG), ("[spark]", SPARK_CFG)]:
+        assert fill(template, **README_VALUES) in section, f"{name} is not in the README's Scaling out section"
 
 
 def test_generated_data_ends_every_file_with_a_newline(data_dir):
@@ -254,9 +269,8 @@ def test_parallel_keep_order_across_files(parallel_env, workdir, run_jsonfilter)
 @pytest.fixture
 def luigi_env(engine_env):
     require_module("luigi")
-    env = dict(engine_env)
-    env["PATH"] = os.pathsep.join([str(Path(tool("luigi")).parent), env["PATH"]])
-    return env
+    require("luigi")
+    return engine_env
 
 
 def check_luigi_outputs(workdir, run_jsonfilter):
@@ -309,13 +323,19 @@ def test_luigi_failed_task_leaves_no_output(luigi_env, workdir, run_jsonfilter):
 
 @pytest.fixture
 def luigid(luigi_env, tmp_path):
-    """A real luigid on 127.0.0.1, a free port and a scratch state file; stopped by PID."""
+    """A real luigid on 127.0.0.1, a free port and a scratch state file; stopped by PID.
+
+    Yields (port, env): env points the luigi command at it through luigi.cfg.
+    """
     port = free_port()
+    cfg = tmp_path / "luigi.cfg"
+    cfg.write_text(fill(LUIGI_CFG, host="127.0.0.1", luigi_port=port))
+    env = dict(luigi_env, LUIGI_CONFIG_PATH=str(cfg))
     command = fill(COMMANDS["luigid"], host="127.0.0.1", luigi_port=port, state=tmp_path / "state.pickle")
-    proc = start(command, tmp_path / "luigid.log", luigi_env, tmp_path)
+    proc = start(command, tmp_path / "luigid.log", env, tmp_path)
     try:
         wait_for(lambda: port_open(port), "luigid", [(proc, tmp_path / "luigid.log")], timeout=60)
-        yield port
+        yield port, env
     finally:
         stop(proc)
 
@@ -326,11 +346,11 @@ def luigid_tasks(port, status):
         return json.load(resp)["response"]
 
 
-def test_luigi_with_luigid_and_two_workers(luigi_env, luigid, workdir, run_jsonfilter):
-    command = fill(COMMANDS["luigi_workers"], host="127.0.0.1", luigi_port=luigid)
-    check_reruns_only_what_is_missing(command, workdir, luigi_env, run_jsonfilter)
+def test_luigi_with_luigid_and_two_workers(luigid, workdir, run_jsonfilter):
+    port, env = luigid
+    check_reruns_only_what_is_missing(COMMANDS["luigi_workers"], workdir, env, run_jsonfilter)
     # The tasks went through this luigid, not a scheduler of the luigi command's own.
-    done = luigid_tasks(luigid, "DONE")
+    done = luigid_tasks(port, "DONE")
     names = sorted(task["name"] for task in done.values())
     assert names == ["LotsOTasks"] + ["TestTask"] * FILES, names
 
@@ -426,6 +446,19 @@ def test_streaming_mapper_counts_when_failing(run_jsonfilter):
     assert len(messages) == 1 and messages[0].startswith("jsonfilter: <stdin>:2: ")
 
 
+def test_streaming_mapper_skipping_still_counts(run_jsonfilter):
+    # --on-error skip: exit 0 (a streaming task fails on any other status),
+    # no messages, and the bad records still show in the job's counters.
+    stdin = b'nope\n{"index": 1, "total": 1}\n[]\n'
+    done = run_jsonfilter("--on-error", "skip", stdin=stdin, env={"mapreduce_task_id": "attempt_1_0001_m_000000_0"})
+    assert done.returncode == 0
+    assert done.stdout == run_jsonfilter("--on-error", "skip", stdin=stdin).stdout != b""
+    counters, messages = streaming_stderr(done.stderr)
+    assert messages == []
+    assert counters == {("jsonfilter", "records_in"): 3, ("jsonfilter", "records_out"): 1,
+                        ("jsonfilter", "bad_records"): 2}
+
+
 def test_no_counters_outside_hadoop(run_jsonfilter):
     done = run_jsonfilter(stdin=b"nope\n")
     assert b"reporter:" not in done.stderr
@@ -508,7 +541,7 @@ def test_pyspark_skips_and_counts_bad_records(spark_context, pyspark_mapper, dat
 def test_pyspark_plain_map_line_fails_the_job_on_a_bad_record(spark_context, data_with_bad_records):
     # Why the skipping variant exists: plain map_line raises, and Spark fails the job.
     from json_mapper import map_line
-    with pytest.raises(Exception, match="invalid JSON"):
+    with pytest.raises(Exception, match=r"json_mapper\.record\.BadRecord: (invalid JSON|missing field|not a JSON object)"):
         spark_context.textFile(str(data_with_bad_records / "dat_9.json")).flatMap(map_line).count()
 
 
@@ -535,19 +568,20 @@ def spark_cluster(engine_env, tmp_path):
     pyspark = require_module("pyspark")
     require("java")
     env = dict(engine_env)
-    env["SPARK_HOME"] = os.path.dirname(pyspark.__file__)
+    env.pop("SPARK_HOME", None)
     # Nothing from this source tree: executors must get json_mapper from the job.
     env.pop("PYTHONPATH", None)
     env["SPARK_WORKER_DIR"] = str(tmp_path / "work")
     env["SPARK_LOG_DIR"] = str(tmp_path / "logs")
     port = free_port()
-    master = fill(COMMANDS["spark_master"], host="127.0.0.1", spark_port=port) + f" --webui-port {free_port()}"
+    home = COMMANDS["spark_home"] + " && "
+    master = home + fill(COMMANDS["spark_master"], host="127.0.0.1", spark_port=port) + f" --webui-port {free_port()}"
     procs = []
     try:
         log = tmp_path / "master.log"
         procs.append((start(master, log, env, tmp_path), log))
         for n in (1, 2):
-            worker = fill(COMMANDS["spark_worker"], host="127.0.0.1", spark_port=port) + \
+            worker = home + fill(COMMANDS["spark_worker"], host="127.0.0.1", spark_port=port) + \
                 f" --host 127.0.0.1 --webui-port {free_port()} --work-dir {tmp_path / 'work'}"
             wlog = tmp_path / f"worker{n}.log"
             procs.append((start(worker, wlog, env, tmp_path), wlog))
@@ -573,12 +607,8 @@ def test_luigi_pyspark_through_spark_submit(luigi_env, workdir, tmp_path, run_js
     require_module("pyspark")
     require("java")
     cfg = tmp_path / "luigi-spark.cfg"
-    cfg.write_text(LUIGI_CFG + f"""
-[spark]
-spark-submit = {tool("spark-submit")}
-master = local[2]
-conf = spark.ui.enabled=false|spark.driver.host=127.0.0.1
-""")
+    cfg.write_text(fill(LUIGI_CFG, host="127.0.0.1", luigi_port=free_port()) + "\n" +
+                   fill(SPARK_CFG, spark_submit=tool("spark-submit")))
     env = dict(luigi_env, LUIGI_CONFIG_PATH=str(cfg))
     sh(COMMANDS["luigi_pyspark"], workdir, env, timeout=300)
     assert spark_output(workdir / "out_data3") == collections.Counter(
