@@ -44,8 +44,12 @@ class TestTaskMR(luigi.contrib.hadoop.JobTask):
     def requires(self):
         return InData(local=self.local)
 
+    def job_runner(self):
+        if self.local:
+            return luigi.contrib.hadoop.LocalJobRunner()
+        return luigi.contrib.hadoop.DefaultHadoopJobRunner()
+
     def output(self):
-        # A LocalTarget output makes Luigi pick its LocalJobRunner.
         if self.local:
             return luigi.LocalTarget("out_data6/part-00000")
         return luigi.contrib.hdfs.HdfsTarget("out_data6")

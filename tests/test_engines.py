@@ -27,6 +27,9 @@ import pytest
 from conftest import ROOT, require, require_module
 
 EXAMPLES = ROOT / "examples"
+# Luigi warns on import about a default of its own that these tests do not use.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi")
+
 TH = "1.5"  # keeps about one generated record in eight: outputs worth comparing
 FILES = 4
 LINES = 10_000  # about 2.3 MB in all: several --pipe blocks of 1 MB
@@ -543,6 +546,17 @@ def test_pyspark_plain_map_line_fails_the_job_on_a_bad_record(spark_context, dat
     from json_mapper import map_line
     with pytest.raises(Exception, match=r"json_mapper\.record\.BadRecord: (invalid JSON|missing field|not a JSON object)"):
         spark_context.textFile(str(data_with_bad_records / "dat_9.json")).flatMap(map_line).count()
+
+
+def test_skip_bad_records_without_spark():
+    from json_mapper import map_line
+    from json_mapper.skipping import Tally, skip_bad_records
+    lines = ['{"index": 1.2, "total": 0.9}', "nope", '{"index": 0.2, "total": 0.1}', "[]", ""]
+    tally = Tally()
+    mapper = skip_bad_records(tally, 1.5)
+    out = [record for line in lines for record in mapper(line)]
+    assert out == list(map_line(lines[0], 1.5))
+    assert tally.value == 2
 
 
 @pytest.fixture
