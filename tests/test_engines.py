@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.parse
 import urllib.request
@@ -98,9 +99,12 @@ def fill(template, **values):
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), template)
 
 
+SCRIPTS = sysconfig.get_path("scripts")  # where pip put luigi, luigid, spark-submit
+
+
 def tool(name):
     """A program installed with this Python (luigi, spark-submit), else one on PATH."""
-    beside = Path(sys.executable).parent / name
+    beside = Path(SCRIPTS) / name
     return str(beside) if beside.exists() else require(name)
 
 
@@ -189,11 +193,18 @@ def workdir(tmp_path, data_dir):
 @pytest.fixture(scope="session")
 def engine_env(cli_env, shim_bin, tmp_path_factory):
     """cli_env, plus the examples importable, Luigi's return codes, Spark on loopback."""
-    cfg = tmp_path_factory.mktemp("luigi") / "luigi.cfg"
+    folder = tmp_path_factory.mktemp("luigi")
+    # `python` in the README's commands is this Python, whatever else is on PATH.
+    (folder / "bin").mkdir()
+    shim = folder / "bin" / "python"
+    # A script, not a symlink: a venv's Python finds its venv by the path it was started as.
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    shim.chmod(0o755)
+    cfg = folder / "luigi.cfg"
     cfg.write_text(fill(LUIGI_CFG, host="127.0.0.1", luigi_port=free_port()))
     env = dict(cli_env)
-    # luigi, luigid, spark-submit and python as installed with this Python.
-    env["PATH"] = os.pathsep.join([str(shim_bin), str(Path(sys.executable).parent), env["PATH"]])
+    # jsonfilter from this tree; python, luigi, luigid and spark-submit as installed with this Python.
+    env["PATH"] = os.pathsep.join([str(shim_bin), str(folder / "bin"), SCRIPTS, env["PATH"]])
     env["PYTHONPATH"] = os.pathsep.join([str(EXAMPLES), env["PYTHONPATH"]])
     env["LUIGI_CONFIG_PATH"] = str(cfg)
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
@@ -562,7 +573,6 @@ def test_skip_bad_records_without_spark():
 @pytest.fixture
 def bare_python(tmp_path):
     """A Python with orjson and pyspark but without json_mapper, as on a fresh worker machine."""
-    import sysconfig
     folder = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     site = next(folder.glob("lib/python*/site-packages"))
