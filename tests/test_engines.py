@@ -283,7 +283,7 @@ def test_parallel_keep_order_across_files(parallel_env, workdir, run_jsonfilter)
 @pytest.fixture
 def luigi_env(engine_env):
     require_module("luigi")
-    require("luigi")
+    tool("luigi")
     return engine_env
 
 
