@@ -9,6 +9,7 @@ Every process a test starts (luigid, Spark's master and workers) is stopped by
 its PID when the test session ends, whatever happened.
 """
 import collections
+import importlib.util
 import json
 import os
 import re
@@ -129,16 +130,31 @@ def start(command, log, env, cwd):
 
 
 def stop(proc):
-    """Stop a program started by `start`, and whatever it started, by its PID."""
-    if proc.poll() is None:
-        # start_new_session made its PID its process group's ID: this also
-        # reaches what it started (a Spark worker's executors).
-        os.killpg(proc.pid, signal.SIGTERM)
+    """Stop a program started by `start`, and whatever it started, by its PID.
+
+    start_new_session made its PID its process group's ID, so the signal also
+    reaches what it started (the JVM behind a shell, a Spark worker's executors).
+    """
+    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace
+        while group_alive(proc) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not group_alive(proc):
+            break
+    proc.wait()
+
+
+def group_alive(proc):
+    proc.poll()  # reap the leader, or the group looks alive while it is a zombie
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def wait_for(predicate, what, procs, timeout=120):
@@ -572,13 +588,15 @@ def test_skip_bad_records_without_spark():
 
 @pytest.fixture
 def bare_python(tmp_path):
-    """A Python with orjson and pyspark but without json_mapper, as on a fresh worker machine."""
+    """A Python with orjson and pyspark but not json_mapper, as on a fresh worker machine."""
     folder = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    deps = tmp_path / "bare-deps"
+    deps.mkdir()
+    for name in ("orjson", "pyspark", "py4j"):
+        (deps / name).symlink_to(importlib.util.find_spec(name).submodule_search_locations[0])
     site = next(folder.glob("lib/python*/site-packages"))
-    # A plain path line: the folder goes on sys.path, but its own .pth files
-    # (among them the one that makes an editable json_mapper importable) are not read.
-    (site / "engines.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site / "deps.pth").write_text(f"{deps}\n")
     python = folder / "bin" / "python"
     probe = subprocess.run([str(python), "-c", "import orjson, pyspark, json_mapper"],
                            capture_output=True, cwd=tmp_path, env={"PATH": os.environ["PATH"]})
@@ -589,7 +607,7 @@ def bare_python(tmp_path):
 @pytest.fixture
 def spark_cluster(engine_env, tmp_path):
     """A standalone master and two workers on loopback, from the pip package; stopped by PID."""
-    pyspark = require_module("pyspark")
+    require_module("pyspark")
     require("java")
     env = dict(engine_env)
     env.pop("SPARK_HOME", None)
