@@ -568,6 +568,24 @@ def test_pyspark_skips_and_counts_bad_records(spark_context, pyspark_mapper, dat
     assert spark_output(tmp_path / "out") == collections.Counter(everything.splitlines())
 
 
+def test_readme_skipping_snippet(spark_context, data_with_bad_records, capsys, run_jsonfilter):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Scaling out"):]
+    snippets = [block for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+                if "skip_bad_records" in block]
+    assert len(snippets) == 1
+    # Spark resolves relative paths against the JVM's folder, not Python's: make them absolute.
+    code = snippets[0]
+    out = data_with_bad_records.parent / "out_data7"
+    for literal, path in [('"data"', data_with_bad_records), ('"out_data7"', out)]:
+        assert literal in code
+        code = code.replace(literal, repr(str(path)))
+    exec(code, {"sc": spark_context})
+    assert capsys.readouterr().out == "3 bad records skipped\n"
+    everything = run_jsonfilter("--on-error", "skip", *sorted(data_with_bad_records.iterdir())).stdout
+    assert spark_output(out) == collections.Counter(everything.splitlines())
+
+
 def test_pyspark_plain_map_line_fails_the_job_on_a_bad_record(spark_context, data_with_bad_records):
     # Why the skipping variant exists: plain map_line raises, and Spark fails the job.
     from json_mapper import map_line
