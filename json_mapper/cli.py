@@ -8,7 +8,7 @@ import math
 import signal
 import sys
 
-from . import __version__
+from . import __version__, hadoop
 from .inputs import InputError
 from .output import LineBlockWriter
 from .record import FIELDS, SUM_FIELD, THRESHOLD, BadRecord, Spec
@@ -135,13 +135,15 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     spec = Spec(threshold=args.threshold, fields=args.fields, sum_field=args.sum_field)
     reporter = Reporter(args.on_error)
+    task = hadoop.streaming_task()  # None unless run as a Hadoop Streaming mapper
+    report = task.name_input(reporter) if task else reporter
     counts = Counts()
     status = EXIT_OK
     try:
         filter_stream(args.files, LineBlockWriter(STDOUT_FD), spec,
-                      on_error=args.on_error, report=reporter, counts=counts)
+                      on_error=args.on_error, report=report, counts=counts)
     except BadRecord as err:  # on_error == "fail"
-        reporter(err)
+        report(err)
         status = EXIT_TROUBLE
     except BrokenPipeError:
         # The reader has gone (`| head`): stop at once and quietly, as cat does.
@@ -152,6 +154,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     reporter.finish()
+    if task:
+        task.report_counters(counts)
     if args.stats:
         say(f"{counts.lines_read} lines read, {counts.records_written} records written, "
             f"{counts.bad_records} bad records, {counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
