@@ -129,8 +129,12 @@ def _raise_terminated(signum, frame):
 
 def main(argv=None):
     """Run the command; return the exit status."""
-    args = build_parser().parse_args(argv)
-    spec = Spec(threshold=args.threshold, fields=args.fields, sum_field=args.sum_field)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        spec = Spec(threshold=args.threshold, fields=args.fields, sum_field=args.sum_field)
+    except ValueError as err:
+        parser.error(str(err))
     reporter = Reporter(args.on_error)
     counts = Counts()
     status = EXIT_OK
