@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
 from json_mapper import BadRecord, Spec, filter_chunk, filter_record
@@ -62,17 +62,14 @@ def _depth(text):
     return deepest
 
 
-def _strings(value):
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+def _has_lone_surrogate(text):
+    """Whether any string of valid JSON `text` (duplicates included) holds a lone surrogate."""
+    for token in _STRING_TOKEN.findall(text):
+        try:
+            json.loads(token).encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
 
 
 @contextlib.contextmanager
@@ -98,11 +95,8 @@ def reference(line, spec):
         return BAD, None
     if _depth(text) > MAX_DEPTH:
         return BAD, None
-    for s in _strings(obj):
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate from a \\u escape
-            return BAD, None
+    if _has_lone_surrogate(text):
+        return BAD, None
     if type(obj) is not dict:
         return BAD, None
     total = None
@@ -250,7 +244,8 @@ def streams(draw, spec):
 
 def check_record(line, spec):
     verdict, total = reference(line, spec)
-    event(verdict)
+    if currently_in_test_context():
+        event(verdict)
     try:
         out = filter_record(line, spec)
     except BadRecord as err:
@@ -300,6 +295,7 @@ EDGE_CASES = {
     "underflow_is_zero": b'{"index": 1e-400, "total": 2}',
     "nan_refused": b'{"index": NaN, "total": 1}',
     "infinity_refused": b'{"index": Infinity, "total": 1}',
+    "lone_surrogate_in_overwritten_duplicate": b'{"index": 1, "total": 1, "x": "\\uD800", "x": 0}',
     "lone_surrogate_refused": b'{"index": 1, "total": 1, "x": "\\ud800"}',
     "surrogate_pair_accepted": b'{"index": 1, "total": 1, "x": "\\ud83d\\ude00"}',
     "encoded_surrogate_refused": b'{"index": 1, "total": 1, "x": "\xed\xa0\x80"}',
