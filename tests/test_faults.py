@@ -1,0 +1,340 @@
+"""Faults, each through the real command: full disks, closed pipes, signals,
+unreadable and changing inputs, damaged compression, and hostile sizes.
+
+What every test here holds to: one clear message per problem, the exit status
+of the contract, no traceback, and whatever reached stdout is whole lines,
+each one a record the intact input would also have produced.
+"""
+import bz2
+import ctypes
+import gzip
+import lzma
+import os
+import random
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from json_mapper import Spec, filter_chunk
+from json_mapper.datagen import file_lines
+
+# A threshold that selects about half of the generated records.
+HALF = "1.0"
+
+
+def generated(lines, seed=0):
+    return "".join(file_lines(seed, 0, lines)).encode()
+
+
+def expected_output(data, threshold=1.99):
+    selected = filter_chunk(data, Spec(threshold=float(threshold))).selected
+    return b"".join(line + b"\n" for line in selected)
+
+
+def start(cli_env, *args, **kwargs):
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(["jsonfilter", *map(str, args)], env=cli_env, **kwargs)
+
+
+def wait_readable(stream, timeout=30):
+    ready, _, _ = select.select([stream], [], [], timeout)
+    assert ready, "no output from jsonfilter"
+
+
+def assert_whole_prefix(out, full):
+    """`out` is whole lines, and the start of what the intact input gives."""
+    assert out.endswith(b"\n") or out == b""
+    assert full.startswith(out)
+
+
+def assert_clean_stderr(err, lines):
+    assert b"Traceback" not in err
+    assert err.count(b"\n") == lines, err
+    for line in err.splitlines():
+        assert line.startswith(b"jsonfilter: ")
+
+
+# ------------------------------------------------------------------ output side
+
+def test_stdout_is_a_full_disk(cli_env, tmp_path):
+    data = generated(20_000)
+    with open("/dev/full", "wb") as full:
+        proc = start(cli_env, "-t", HALF, stdin=subprocess.PIPE, stdout=full)
+        _, err = proc.communicate(data, timeout=60)
+    assert proc.returncode == 2
+    assert_clean_stderr(err, 1)
+    assert err == b"jsonfilter: write error: No space left on device\n"
+
+
+def test_consumer_closes_the_pipe_early(cli_env):
+    # An endless producer: only the closed pipe can end this run.
+    producer = subprocess.Popen(["yes", '{"index": 1, "total": 1}'], stdout=subprocess.PIPE)
+    try:
+        proc = start(cli_env, stdin=producer.stdout)
+        producer.stdout.close()
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail("jsonfilter kept running after its reader went away")
+        err = proc.stderr.read()
+        proc.stderr.close()
+    finally:
+        producer.kill()
+        producer.wait()
+    assert first == b'{"index": 1, "total": 1,"sum_val":2.0}\n'
+    assert proc.returncode == 141
+    assert err == b""
+
+
+SIGNALS = [(signal.SIGTERM, 143), (signal.SIGINT, 130)]
+
+
+@pytest.mark.parametrize("signum,status", SIGNALS, ids=["SIGTERM", "SIGINT"])
+def test_signal_while_a_slow_producer_writes(cli_env, tmp_path, signum, status):
+    data = generated(4_000)
+    script = tmp_path / "drip.py"
+    # Bytes in small pieces, cutting lines anywhere, so the signal finds
+    # jsonfilter waiting in the middle of a line.
+    script.write_text(
+        "import sys, time\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "for i in range(0, len(data), 7):\n"
+        "    sys.stdout.buffer.write(data[i:i + 7]); sys.stdout.buffer.flush(); time.sleep(0.0005)\n")
+    (tmp_path / "data").write_bytes(data)
+    producer = subprocess.Popen([sys.executable, str(script), str(tmp_path / "data")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        proc = start(cli_env, "-t", HALF, stdin=producer.stdout)
+        producer.stdout.close()
+        wait_readable(proc.stdout)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+        still_producing = producer.poll() is None
+    finally:
+        producer.kill()
+        producer.wait()
+    assert still_producing, "the producer finished first: the signal did not arrive mid-run"
+    assert proc.returncode == status
+    assert err == b""
+    assert out
+    assert_whole_prefix(out, expected_output(data, HALF))
+
+
+@pytest.mark.parametrize("signum,status", SIGNALS, ids=["SIGTERM", "SIGINT"])
+def test_signal_while_blocked_writing(cli_env, tmp_path, signum, status):
+    # stdout is a pipe nobody reads yet, so jsonfilter sits inside a write of
+    # a block far larger than the pipe when the signal comes.
+    data = generated(100_000)
+    path = tmp_path / "in.json"
+    path.write_bytes(data)
+    proc = start(cli_env, "-t", "0", path)
+    wait_readable(proc.stdout)
+    time.sleep(0.2)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == status
+    assert err == b""
+    full = expected_output(data, 0)
+    assert 0 < len(out) < len(full)
+    assert_whole_prefix(out, full)
+
+
+# ------------------------------------------------------------------- input side
+
+def _drop_file_capabilities():
+    # Root reads any file whatever its mode; without these two capabilities
+    # it is held to the mode bits like everyone else.
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 24, 1, 2
+    for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _no_permission(tmp_path):
+    path = tmp_path / "secret.json"
+    path.write_bytes(b'{"index": 1, "total": 1}\n')
+    path.chmod(0)
+    if os.geteuid() != 0:
+        return str(path), None, "Permission denied"
+    try:
+        subprocess.run(["true"], preexec_fn=_drop_file_capabilities, check=True)
+    except (subprocess.SubprocessError, OSError) as err:
+        pytest.skip(f"running as root without the right to drop capabilities: {err}")
+    return str(path), _drop_file_capabilities, "Permission denied"
+
+
+def _read_fails(tmp_path):
+    # Opening works, the first read fails with EIO: nothing is mapped at offset 0.
+    if not os.path.exists("/proc/self/mem"):
+        pytest.skip("needs Linux /proc/self/mem for a file whose reads fail")
+    return "/proc/self/mem", None, "Input/output error"
+
+
+def _directory(tmp_path):
+    return str(tmp_path), None, "Is a directory"
+
+
+def _missing(tmp_path):
+    return str(tmp_path / "nowhere.json"), None, "No such file or directory"
+
+
+@pytest.mark.parametrize("unreadable", [_no_permission, _read_fails, _directory, _missing],
+                         ids=["no_permission", "read_fails", "directory", "missing"])
+def test_unreadable_input_is_reported_and_the_rest_still_read(cli_env, tmp_path, unreadable):
+    bad, preexec, reason = unreadable(tmp_path)
+    first, last = generated(3_000, seed=1), generated(3_000, seed=2)
+    (tmp_path / "first.json").write_bytes(first)
+    (tmp_path / "last.json").write_bytes(last)
+    proc = start(cli_env, "first.json", bad, "last.json", cwd=tmp_path, preexec_fn=preexec)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert out == expected_output(first) + expected_output(last)
+    assert_clean_stderr(err, 1)
+    assert err == f"jsonfilter: {bad}: {reason}\n".encode()
+
+
+def _change_while_reading(cli_env, tmp_path, change):
+    data = generated(200_000)
+    path = tmp_path / "in.json"
+    path.write_bytes(data)
+    proc = start(cli_env, "-t", "0", path)
+    # Once output appears, jsonfilter is blocked writing its first block:
+    # the rest of the file is unread.
+    wait_readable(proc.stdout)
+    change(path, data)
+    out, err = proc.communicate(timeout=60)
+    return data, proc.returncode, out, err
+
+
+def test_input_deleted_while_being_read(cli_env, tmp_path):
+    data, status, out, err = _change_while_reading(cli_env, tmp_path, lambda path, data: path.unlink())
+    # An open file outlives its name: every record still comes through.
+    assert (status, err) == (0, b"")
+    assert out == expected_output(data, 0)
+
+
+def test_input_truncated_while_being_read(cli_env, tmp_path):
+    def truncate(path, data):
+        os.truncate(path, len(data) // 2)
+
+    data, status, out, err = _change_while_reading(cli_env, tmp_path, truncate)
+    full = expected_output(data, 0)
+    assert_whole_prefix(out, full)
+    assert len(out) < len(full)
+    # The cut may fall inside a line: that last piece is a bad record.
+    assert status in (0, 1)
+    assert_clean_stderr(err, status)
+
+
+COMPRESSORS = {
+    "gzip": lambda data: gzip.compress(data, compresslevel=1),
+    "bzip2": lambda data: bz2.compress(data, compresslevel=1),
+    "xz": lambda data: lzma.compress(data, preset=1),
+}
+
+
+def _truncate(blob):
+    return blob[:len(blob) // 2]
+
+
+def _corrupt(blob):
+    middle = len(blob) // 2
+    junk = bytes(random.Random(0).getrandbits(8) for _ in range(64))
+    return blob[:middle] + junk + blob[middle + 64:]
+
+
+@pytest.mark.parametrize("damage", [_truncate, _corrupt], ids=["truncated", "corrupt"])
+@pytest.mark.parametrize("fmt", COMPRESSORS)
+def test_damaged_compressed_input(cli_env, tmp_path, fmt, damage):
+    data = generated(60_000)
+    path = tmp_path / f"in.{fmt}"
+    path.write_bytes(damage(COMPRESSORS[fmt](data)))
+    proc = start(cli_env, "-t", HALF, path)
+    out, err = proc.communicate(timeout=60)
+    full = expected_output(data, HALF)
+    assert proc.returncode == 2
+    assert b"Traceback" not in err
+    assert err.endswith(b"\n")
+    # The damage is reported (after up to ten bad records and their total,
+    # when the damaged data decodes to junk lines first).
+    damage_reports = [line for line in err.splitlines()
+                      if line.startswith(f"jsonfilter: {path}: corrupt {fmt} data: ".encode())]
+    assert len(damage_reports) == 1
+    assert len(err.splitlines()) <= 12
+    assert out.endswith(b"\n")
+    # The records before the damage are kept. (gzip checks its CRC only at the
+    # end of a member, so lines decoded from damaged data may follow them; the
+    # exit status says the input was damaged.)
+    kept = os.path.commonprefix([out.splitlines(), full.splitlines()])
+    assert len(kept) >= len(full.splitlines()) // 4
+    if damage is _truncate:
+        assert_whole_prefix(out, full)
+
+
+# ------------------------------------------------------------------ hostile sizes
+
+def test_a_100_mb_line(cli_env, tmp_path):
+    pad = 100 * 1024 * 1024
+    before, after = b'{"index": 1.5, "total": 0.75}\n', b'{"index": 0, "total": 0}\n'
+    path = tmp_path / "big.json"
+    with open(path, "wb") as f:
+        f.write(before)
+        f.write(b'{"index": 1, "pad": "')
+        f.write(b"x" * pad)
+        f.write(b'", "total": 1}\n')
+        f.write(after)
+    out_path = tmp_path / "out.json"
+    with open(out_path, "wb") as out:
+        proc = start(cli_env, path, stdout=out)
+        _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (0, b"")
+    with open(out_path, "rb") as out:
+        first = out.readline()
+        head = out.read(21)
+        out.seek(pad, os.SEEK_CUR)
+        tail = out.read()
+    assert first == b'{"index": 1.5, "total": 0.75,"sum_val":2.25}\n'
+    assert head == b'{"index": 1, "pad": "'
+    assert tail == b'", "total": 1,"sum_val":2.0}\n'
+    assert os.path.getsize(out_path) == len(first) + len(head) + pad + len(tail)
+    with open(out_path, "rb") as out:
+        out.seek(len(first) + len(head))
+        assert out.read(pad) == b"x" * pad
+
+
+def test_a_million_blank_lines(cli_env):
+    record = b'{"index": 1, "total": 1}'
+    blanks = b"\n" * 200_000 + b" \r\n" * 150_000 + b"\t\n" * 150_000
+    proc = start(cli_env, "--stats", stdin=subprocess.PIPE)
+    out, err = proc.communicate(record + b"\n" + blanks + record + b"\n" + blanks, timeout=60)
+    assert proc.returncode == 0
+    assert out == b'{"index": 1, "total": 1,"sum_val":2.0}\n' * 2
+    assert_clean_stderr(err, 1)
+    assert err.startswith(b"jsonfilter: 1000002 lines read, 2 records written, 0 bad records, ")
+
+
+def test_three_megabytes_of_binary_junk(cli_env):
+    junk = random.Random(3).randbytes(3 * 1024 * 1024)
+    pieces = [junk[i:i + 100_000] for i in range(0, len(junk), 100_000)]
+    good = b'{"index": 1, "total": 1}'
+    # A good record on a line of its own between every two pieces of junk.
+    data = (b"\n" + good + b"\n").join(pieces) + b"\n"
+    bad_lines = sum(1 for line in data.split(b"\n")[:-1] if line.strip(b" \t\r") and line != good)
+    proc = start(cli_env, stdin=subprocess.PIPE)
+    out, err = proc.communicate(data, timeout=60)
+    assert proc.returncode == 1
+    assert out == b'{"index": 1, "total": 1,"sum_val":2.0}\n' * (len(pieces) - 1)
+    # Stderr stays short: ten messages, then the total.
+    assert_clean_stderr(err, 11)
+    assert len(err) < 2000
+    assert err.splitlines()[-1] == f"jsonfilter: {bad_lines} bad records in all ({bad_lines - 10} not shown)".encode()
+    err.decode("utf-8")  # junk never leaks into the messages
