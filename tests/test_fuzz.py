@@ -120,17 +120,20 @@ def literal_tree(text):
                           parse_int=_literal("num"), parse_constant=_refuse)
 
 
+THE_SUM = object()
+
+
 def check_output_line(out, line, total, spec):
     """`out` is `line`'s record, literals intact, with the sum field set to `total`."""
     members = literal_tree(out.decode("utf-8"))
     original = literal_tree(line.decode("utf-8"))
     keys = [key for key, _ in original]
-    expected = [(key, None if key == spec.sum_field else value) for key, value in original]
+    expected = [(key, THE_SUM if key == spec.sum_field else value) for key, value in original]
     if spec.sum_field not in keys:
-        expected.append((spec.sum_field, None))
+        expected.append((spec.sum_field, THE_SUM))
     assert [key for key, _ in members] == [key for key, _ in expected]
     for (key, got), (_, want) in zip(members, expected):
-        if want is None:
+        if want is THE_SUM:
             kind, literal = got
             assert kind == "num" and float(literal) == total
         else:
@@ -305,6 +308,7 @@ EDGE_CASES = {
     "sum_field_replaced_everywhere": b'{"sum_val": 1, "index": 1, "total": 1, "sum_val": [2]}',
     "escaped_sum_field_replaced": b'{"\\u0073um_val": 1, "index": 1, "total": 1}',
     "empty_object_fields_missing": b"{}",
+    "null_member_beside_the_sum": b'{"index": 1, "total": 1, "x": null}',
     "form_feed_is_not_whitespace": b'\x0c{"index": 1, "total": 1}',
     "bom_inside_stream_refused": b'\xef\xbb\xbf{"index": 1, "total": 1}',
     "carriage_return_is_whitespace": b'{"index": 1, "total": 1}\r',
