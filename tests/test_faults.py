@@ -8,6 +8,7 @@ each one a record the intact input would also have produced.
 import bz2
 import ctypes
 import gzip
+import io
 import lzma
 import os
 import random
@@ -19,7 +20,7 @@ import time
 
 import pytest
 
-from json_mapper import Spec, filter_chunk
+from json_mapper import BadRecord, InputError, Spec, filter_chunk, filter_stream
 from json_mapper.datagen import file_lines
 
 # A threshold that selects about half of the generated records.
@@ -278,6 +279,27 @@ def test_damaged_compressed_input(cli_env, tmp_path, fmt, damage):
     assert len(kept) >= len(full.splitlines()) // 4
     if damage is _truncate:
         assert_whole_prefix(out, full)
+
+
+@pytest.mark.parametrize("fmt", [None, *COMPRESSORS])
+def test_every_truncated_prefix(tmp_path, fmt):
+    # As jq's own tests do: cut the input everywhere (here in process, as the
+    # command reads it) and check that nothing is invented and damage is told.
+    data = generated(60)
+    blob = COMPRESSORS[fmt](data) if fmt else data
+    full = expected_output(data, HALF)
+    path = tmp_path / "cut"
+    for cut in range(len(blob) + 1):
+        path.write_bytes(blob[:cut])
+        out, problems = io.BytesIO(), []
+        filter_stream([path], out, Spec(threshold=float(HALF)), report=problems.append)
+        assert_whole_prefix(out.getvalue(), full)
+        if fmt and 6 <= cut < len(blob):
+            assert [type(p) for p in problems][-1:] == [InputError], cut
+            assert problems[-1].message.startswith(f"corrupt {fmt} data: ")
+        elif not fmt:
+            # Only the last, cut line can be bad.
+            assert len(problems) <= 1 and all(isinstance(p, BadRecord) for p in problems)
 
 
 # ------------------------------------------------------------------ hostile sizes
