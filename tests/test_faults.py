@@ -12,11 +12,13 @@ import io
 import lzma
 import os
 import random
+import re
 import select
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -360,3 +362,23 @@ def test_three_megabytes_of_binary_junk(cli_env):
     assert len(err) < 2000
     assert err.splitlines()[-1] == f"jsonfilter: {bad_lines} bad records in all ({bad_lines - 10} not shown)".encode()
     err.decode("utf-8")  # junk never leaks into the messages
+
+
+# ------------------------------------------------------------------ the README
+
+def reliability_examples():
+    """(script, expected output) pairs: each ```sh block of README.md's
+    Reliability section with the ```text block that follows it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = re.split(r"(?m)^## Reliability\n", readme, maxsplit=1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```\n.*?```text\n(.*?)```", section, re.DOTALL)
+
+
+def test_readme_reliability_examples(cli_env, tmp_path):
+    examples = reliability_examples()
+    assert examples
+    for script, expected in examples:
+        result = subprocess.run(["bash", "-c", script], capture_output=True, cwd=tmp_path,
+                                env=cli_env, timeout=60)
+        assert result.stdout.decode() == expected
+        assert result.stderr == b""
