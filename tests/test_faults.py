@@ -120,15 +120,15 @@ def test_signal_while_a_slow_producer_writes(cli_env, tmp_path, signum, status):
         wait_readable(proc.stdout)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
-        still_producing = producer.poll() is None
     finally:
         producer.kill()
         producer.wait()
-    assert still_producing, "the producer finished first: the signal did not arrive mid-run"
     assert proc.returncode == status
     assert err == b""
-    assert out
-    assert_whole_prefix(out, expected_output(data, HALF))
+    full = expected_output(data, HALF)
+    # Some output, but not all of it: the signal arrived mid-run.
+    assert 0 < len(out) < len(full)
+    assert_whole_prefix(out, full)
 
 
 @pytest.mark.parametrize("signum,status", SIGNALS, ids=["SIGTERM", "SIGINT"])
