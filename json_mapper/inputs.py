@@ -98,6 +98,8 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
                 data += more
             if data.startswith(BOM):
                 data = data[len(BOM):]
+                if not data:
+                    continue  # the BOM came in a read of its own: the input goes on
         if not data:
             break
         cut = data.rfind(b"\n") + 1

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 
 from json_mapper import BadRecord, Spec, filter_chunk, filter_record
+from json_mapper.inputs import read_chunks
 
 # ----------------------------------------------------------------- reference
 
@@ -408,3 +409,38 @@ def test_bug_undecodable_field_name_on_command_line(cli_env, option):
     assert result.stderr.startswith(b"jsonfilter: field name ")
     assert b"not valid UTF-8" in result.stderr
     assert result.stderr.count(b"\n") == 1
+
+
+class Trickle:
+    """A reader that hands out at most the next planned number of bytes per read, like a pipe."""
+
+    def __init__(self, data, sizes):
+        self.data = data
+        self.sizes = sizes or [1]
+        self.at = 0
+        self.reads = 0
+
+    def read1(self, size):
+        want = self.sizes[self.reads % len(self.sizes)]
+        self.reads += 1
+        piece = self.data[self.at:self.at + min(size, want)]
+        self.at += len(piece)
+        return piece
+
+
+def test_bug_bom_in_a_read_of_its_own_dropped_the_input():
+    # A read that returned exactly the BOM left nothing once it was dropped,
+    # and that empty piece was taken for the end of the input.
+    data = b'{"index": 1, "total": 1}\n'
+    for sizes in ([3, 100], [1, 1, 1, 100], [2, 1, 100]):
+        chunks = list(read_chunks(Trickle(b"\xef\xbb\xbf" + data, sizes), "-"))
+        assert b"".join(chunks) == data
+
+
+def test_bug_bom_in_a_write_of_its_own_dropped_the_input(cli_env):
+    # The same through a pipe: a producer that writes the BOM by itself.
+    producer = "printf '\\357\\273\\277'; sleep 0.3; printf '{\"index\": 1, \"total\": 1}\\n'"
+    result = subprocess.run(f"({producer}) | jsonfilter", shell=True, capture_output=True,
+                            env=cli_env, timeout=60)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout == b'{"index": 1, "total": 1,"sum_val":2.0}\n'
