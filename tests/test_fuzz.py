@@ -444,3 +444,19 @@ def test_bug_bom_in_a_write_of_its_own_dropped_the_input(cli_env):
                             env=cli_env, timeout=60)
     assert (result.returncode, result.stderr) == (0, b"")
     assert result.stdout == b'{"index": 1, "total": 1,"sum_val":2.0}\n'
+
+
+# ------------------------------------------------------------ chunking
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"")), max_size=20),
+       end=st.sampled_from([b"", b"\n"]), bom=st.booleans(),
+       sizes=st.lists(st.integers(1, 40), max_size=8), chunk_size=st.integers(1, 64))
+def test_chunks_are_whole_lines_whatever_the_reads(lines, end, bom, sizes, chunk_size):
+    # However a pipe splits the bytes, the chunks are the input, BOM dropped,
+    # cut only after newlines.
+    data = b"\n".join(lines) + end if lines else b""
+    chunks = list(read_chunks(Trickle(b"\xef\xbb\xbf" * bom + data, sizes), "-", chunk_size=chunk_size))
+    assert b"".join(chunks) == data
+    assert all(chunk.endswith(b"\n") for chunk in chunks[:-1])
+    assert all(chunks)
