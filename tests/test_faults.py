@@ -364,6 +364,38 @@ def test_three_megabytes_of_binary_junk(cli_env):
     err.decode("utf-8")  # junk never leaks into the messages
 
 
+def _with_bad_lines(lines, at):
+    lines = list(lines)
+    for lineno in at:
+        lines[lineno - 1] = b'{"index": "x", "total": 1}\n'
+    return lines
+
+
+def test_bad_records_deep_in_a_big_input_are_told_at_their_lines(cli_env, tmp_path):
+    # About 12 MB: the bad lines fall in many different chunks, some at their edges.
+    at = [1, 17_000, 17_001, 65_536, 99_999, 100_000, 150_000, 180_000, 199_999, 200_000]
+    lines = _with_bad_lines(generated(200_000).splitlines(keepends=True), at)
+    (tmp_path / "in.json").write_bytes(b"".join(lines))
+    proc = start(cli_env, "-t", HALF, "in.json", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert out == expected_output(b"".join(lines), HALF)
+    assert_clean_stderr(err, len(at))
+    for message, lineno in zip(err.splitlines(), at):
+        assert message.startswith(f"jsonfilter: in.json:{lineno}: ".encode())
+
+
+def test_on_error_fail_deep_in_a_big_input_keeps_what_came_before(cli_env, tmp_path):
+    lines = _with_bad_lines(generated(200_000).splitlines(keepends=True), [150_000])
+    (tmp_path / "in.json").write_bytes(b"".join(lines))
+    proc = start(cli_env, "-t", HALF, "--on-error", "fail", "in.json", cwd=tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert out == expected_output(b"".join(lines[:149_999]), HALF)
+    assert_clean_stderr(err, 1)
+    assert err.startswith(b"jsonfilter: in.json:150000: ")
+
+
 # ------------------------------------------------------------------ the README
 
 def reliability_examples():
