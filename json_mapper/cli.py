@@ -116,6 +116,8 @@ class Reporter:
 
 
 def say(message):
+    if sys.stderr is None:  # fd 2 was closed before we started
+        return
     try:
         sys.stderr.write(f"{PROG}: {message}\n")
         sys.stderr.flush()

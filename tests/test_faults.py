@@ -396,6 +396,19 @@ def test_on_error_fail_deep_in_a_big_input_keeps_what_came_before(cli_env, tmp_p
     assert err.startswith(b"jsonfilter: in.json:150000: ")
 
 
+# --------------------------------------------------------- closed descriptors
+
+def _sh(cli_env, script):
+    return subprocess.run(["sh", "-c", script], capture_output=True, env=cli_env, timeout=60)
+
+
+def test_bug_closed_stderr_turned_exit_2_into_1(cli_env):
+    # With fd 2 closed, complaining raised inside the error handler and the
+    # run ended on an uncaught exception: exit 1, as if only records were bad.
+    result = _sh(cli_env, """printf '{"index": 1, "total": 1}\\n' | jsonfilter 2>&- >/dev/full""")
+    assert result.returncode == 2
+
+
 # ------------------------------------------------------------------ the README
 
 def reliability_examples():
