@@ -4,7 +4,9 @@ All filtering happens in `stream.filter_stream`; this module only parses the
 command line, turns problems into one-line messages and picks the exit status.
 """
 import argparse
+import errno
 import math
+import os
 import signal
 import sys
 
@@ -140,6 +142,9 @@ def main(argv=None):
     reporter = Reporter(args.on_error)
     counts = Counts()
     status = EXIT_OK
+    if sys.stdout is None:  # fd 1 was closed before we started
+        say(f"write error: {os.strerror(errno.EBADF)}")
+        return EXIT_TROUBLE
     try:
         filter_stream(args.files, LineBlockWriter(sys.stdout.fileno()), spec,
                       on_error=args.on_error, report=reporter, counts=counts)

@@ -5,6 +5,7 @@ stream on stdin works as well as a named `.gz` file.
 """
 import bz2
 import contextlib
+import errno
 import gzip
 import lzma
 import os
@@ -52,6 +53,8 @@ def open_input(source):
     """
     name = display_name(source)
     if source == STDIN:
+        if sys.stdin is None:  # fd 0 was closed before we started
+            raise InputError(name, os.strerror(errno.EBADF))
         raw = sys.stdin.buffer
         close = False
     else:

@@ -409,6 +409,20 @@ def test_bug_closed_stderr_turned_exit_2_into_1(cli_env):
     assert result.returncode == 2
 
 
+def test_bug_closed_stdout_was_internal_error(cli_env):
+    result = _sh(cli_env, """printf '{"index": 1, "total": 1}\\n' | jsonfilter >&-""")
+    assert result.returncode == 2
+    assert result.stderr == b"jsonfilter: write error: Bad file descriptor\n"
+
+
+def test_bug_closed_stdin_was_internal_error(cli_env, tmp_path):
+    (tmp_path / "good.json").write_bytes(b'{"index": 1, "total": 1}\n')
+    result = _sh(cli_env, f"jsonfilter - {tmp_path / 'good.json'} <&-")
+    assert result.returncode == 2
+    assert result.stderr == b"jsonfilter: <stdin>: Bad file descriptor\n"
+    assert result.stdout == b'{"index": 1, "total": 1,"sum_val":2.0}\n'
+
+
 # ------------------------------------------------------------------ the README
 
 def reliability_examples():
