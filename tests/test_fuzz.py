@@ -308,6 +308,8 @@ EDGE_CASES = {
     "last_duplicate_wins": b'{"index": "x", "total": 1, "index": 1.5}',
     "sum_field_replaced_everywhere": b'{"sum_val": 1, "index": 1, "total": 1, "sum_val": [2]}',
     "escaped_sum_field_replaced": b'{"\\u0073um_val": 1, "index": 1, "total": 1}',
+    "nested_sum_field_untouched": b'{"index": 1, "x": {"sum_val": 5, "y": ["sum_val", {"sum_val": 6}]}, "total": 1}',
+    "quotes_and_braces_in_strings": b'{"a\\"b": "}\\"{", "index": 1, "total": 1, "sum_val": "\\\\"}',
     "empty_object_fields_missing": b"{}",
     "null_member_beside_the_sum": b'{"index": 1, "total": 1, "x": null}',
     "form_feed_is_not_whitespace": b'\x0c{"index": 1, "total": 1}',
