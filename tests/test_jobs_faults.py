@@ -72,7 +72,7 @@ def test_worker_killed_fails_loudly(cli_env, tmp_path):
         workers = []
         for _ in range(100):
             workers = _worker_pids(proc.pid)
-            if workers:
+            if workers or proc.poll() is not None:
                 break
             time.sleep(0.1)
         assert workers, "jsonfilter -j 2 started no worker process"
