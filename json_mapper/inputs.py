@@ -9,6 +9,7 @@ import errno
 import gzip
 import lzma
 import os
+import stat
 import sys
 import zlib
 
@@ -44,12 +45,21 @@ def display_name(source):
     return STDIN_NAME if source == STDIN else os.fsdecode(source)
 
 
+def _regular_file_id(f):
+    try:
+        st = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
 @contextlib.contextmanager
-def open_input(source):
+def open_input(source, output=None):
     """Open FILE or "-" for binary reading, decompressing when the content says so.
 
     Yields (reader, format), where format is None for plain text. Raises
-    InputError if the input cannot be opened.
+    InputError if the input cannot be opened, or if it is the regular file
+    `output` (a file object or anything with fileno()) writes to.
     """
     name = display_name(source)
     if source == STDIN:
@@ -64,6 +74,10 @@ def open_input(source):
             raise InputError(name, err.strerror or str(err)) from None
         close = True
     try:
+        # Like cat: reading a file while appending to it would never end.
+        here = _regular_file_id(raw)
+        if here is not None and here == _regular_file_id(output):
+            raise InputError(name, "input file is output file")
         try:
             head = raw.peek(6)[:6]
         except OSError as err:  # e.g. a directory: open() works, reading does not

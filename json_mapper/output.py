@@ -16,6 +16,9 @@ class LineBlockWriter:
     def __init__(self, fd):
         self.fd = fd
 
+    def fileno(self):
+        return self.fd
+
     def write(self, data):
         old = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
         try:
