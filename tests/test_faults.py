@@ -430,7 +430,8 @@ def test_bug_output_appended_to_its_own_input_grew_forever(cli_env, tmp_path, ho
     record = b'{"index": 1, "total": 1}\n'
     (tmp_path / "self.json").write_bytes(record)
     (tmp_path / "other.json").write_bytes(b'{"index": 2, "total": 1}\n')
-    result = subprocess.run(["sh", "-c", f"jsonfilter other.json {how} >> self.json"],
+    # The file size limit (10 MB) ends the run quickly should the bug come back.
+    result = subprocess.run(["sh", "-c", f"ulimit -f 20000; jsonfilter other.json {how} >> self.json"],
                             capture_output=True, cwd=tmp_path, env=cli_env, timeout=60)
     assert result.returncode == 2
     assert result.stderr == f"jsonfilter: {name}: input file is output file\n".encode()
