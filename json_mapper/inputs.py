@@ -67,6 +67,10 @@ def open_input(source, output=None):
             raise InputError(name, os.strerror(errno.EBADF))
         raw = sys.stdin.buffer
         close = False
+        # An O_NONBLOCK left on an inherited stdin makes "nothing yet" read as
+        # the end of the input, and the rest would be lost without a word.
+        with contextlib.suppress(OSError):
+            os.set_blocking(raw.fileno(), True)
     else:
         try:
             raw = open(source, "rb")

@@ -438,6 +438,20 @@ def test_bug_output_appended_to_its_own_input_grew_forever(cli_env, tmp_path, ho
     assert (tmp_path / "self.json").read_bytes() == record + b'{"index": 2, "total": 1,"sum_val":3.0}\n'
 
 
+def _nonblocking(fd):
+    """argv prefix that runs the rest with O_NONBLOCK set on `fd`, as a careless parent might leave it."""
+    return [sys.executable, "-c",
+            f"import os, sys; os.set_blocking({fd}, False); os.execvp(sys.argv[1], sys.argv[1:])"]
+
+
+def test_bug_nonblocking_stdin_lost_the_input(cli_env):
+    script = ("(sleep 0.3; printf '{\"index\": 1, \"total\": 1}\\n') | "
+              + " ".join(f"'{arg}'" for arg in _nonblocking(0)) + " jsonfilter")
+    result = subprocess.run(["sh", "-c", script], capture_output=True, env=cli_env, timeout=60)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout == b'{"index": 1, "total": 1,"sum_val":2.0}\n'
+
+
 # ------------------------------------------------------------------ the README
 
 def reliability_examples():
