@@ -5,6 +5,7 @@ written and take effect right after it, so whatever reached the output ends
 at a line boundary.
 """
 import os
+import select
 import signal
 
 DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -24,7 +25,12 @@ class LineBlockWriter:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(self.fd, view):]
+                try:
+                    view = view[os.write(self.fd, view):]
+                except BlockingIOError:
+                    # An O_NONBLOCK left on an inherited stdout: wait, rather
+                    # than stop with half a line written.
+                    select.select([], [self.fd], [])
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
         return len(data)

@@ -452,6 +452,18 @@ def test_bug_nonblocking_stdin_lost_the_input(cli_env):
     assert result.stdout == b'{"index": 1, "total": 1,"sum_val":2.0}\n'
 
 
+def test_bug_nonblocking_stdout_cut_a_record_in_half(cli_env, tmp_path):
+    data = generated(100_000)
+    (tmp_path / "in.json").write_bytes(data)
+    proc = subprocess.Popen([*_nonblocking(1), "jsonfilter", "-t", "0", "in.json"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+    # A reader that is slow to start: the pipe fills and a write would block.
+    time.sleep(0.5)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (0, b"")
+    assert out == expected_output(data, 0)
+
+
 # ------------------------------------------------------------------ the README
 
 def reliability_examples():
