@@ -464,6 +464,30 @@ def test_bug_nonblocking_stdout_cut_a_record_in_half(cli_env, tmp_path):
     assert out == expected_output(data, 0)
 
 
+@pytest.mark.parametrize("redirect", [">", ">>"])
+def test_bug_disk_full_left_half_a_record_in_the_file(cli_env, tmp_path, redirect):
+    # A file size limit stands in for a disk that fills mid-block: the write
+    # stops part way through a line.
+    data = generated(100_000)
+    (tmp_path / "in.json").write_bytes(data)
+    before = b'{"kept": "as it was"}\n'
+    (tmp_path / "out.json").write_bytes(before)
+    limit_kb = 1024
+    result = subprocess.run(["sh", "-c", f"ulimit -f {limit_kb * 2}; jsonfilter -t 0 in.json {redirect} out.json"],
+                            capture_output=True, cwd=tmp_path, env=cli_env, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == b"jsonfilter: write error: File too large\n"
+    out = (tmp_path / "out.json").read_bytes()
+    if redirect == ">>":
+        assert out.startswith(before)
+        out = out[len(before):]
+    full = expected_output(data, 0)
+    assert_whole_prefix(out, full)
+    # Every whole line that fitted is kept: less than one line is missing.
+    room = limit_kb * 1024 - (len(before) if redirect == ">>" else 0)
+    assert room - len(out) < len(full.split(b"\n", 1)[0]) + 100
+
+
 # ------------------------------------------------------------------ the README
 
 def reliability_examples():
