@@ -4,7 +4,9 @@ All filtering happens in `stream.filter_stream`; this module only parses the
 command line, turns problems into one-line messages and picks the exit status.
 """
 import argparse
+import errno
 import math
+import os
 import signal
 import sys
 
@@ -119,6 +121,8 @@ class Reporter:
 
 
 def say(message):
+    if sys.stderr is None:  # fd 2 was closed before we started
+        return
     try:
         sys.stderr.write(f"{PROG}: {message}\n")
         sys.stderr.flush()
@@ -132,13 +136,20 @@ def _raise_terminated(signum, frame):
 
 def main(argv=None):
     """Run the command; return the exit status."""
-    args = build_parser().parse_args(argv)
-    spec = Spec(threshold=args.threshold, fields=args.fields, sum_field=args.sum_field)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        spec = Spec(threshold=args.threshold, fields=args.fields, sum_field=args.sum_field)
+    except ValueError as err:
+        parser.error(str(err))
     reporter = Reporter(args.on_error)
     task = hadoop.streaming_task()  # None unless run as a Hadoop Streaming mapper
     report = task.name_input(reporter) if task else reporter
     counts = Counts()
     status = EXIT_OK
+    if sys.stdout is None:  # fd 1 was closed before we started
+        say(f"write error: {os.strerror(errno.EBADF)}")
+        return EXIT_TROUBLE
     try:
         filter_stream(args.files, LineBlockWriter(STDOUT_FD), spec,
                       on_error=args.on_error, report=report, counts=counts)

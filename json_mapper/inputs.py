@@ -5,9 +5,11 @@ stream on stdin works as well as a named `.gz` file.
 """
 import bz2
 import contextlib
+import errno
 import gzip
 import lzma
 import os
+import stat
 import sys
 import zlib
 
@@ -43,19 +45,32 @@ def display_name(source):
     return STDIN_NAME if source == STDIN else os.fsdecode(source)
 
 
+def _regular_file_id(f):
+    try:
+        st = os.fstat(f.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
 @contextlib.contextmanager
-def open_input(source):
+def open_input(source, output=None):
     """Open FILE or "-" for binary reading, decompressing when the content says so.
 
     Yields (reader, format), where format is None for plain text. Raises
-    InputError if the input cannot be opened.
+    InputError if the input cannot be opened, or if it is the regular file
+    `output` (a file object or anything with fileno()) writes to.
     """
     name = display_name(source)
     if source == STDIN:
-        if sys.stdin is None:  # started with stdin closed (`<&-`)
-            raise InputError(name, "Bad file descriptor")
+        if sys.stdin is None:  # fd 0 was closed before we started
+            raise InputError(name, os.strerror(errno.EBADF))
         raw = sys.stdin.buffer
         close = False
+        # An O_NONBLOCK left on an inherited stdin makes "nothing yet" read as
+        # the end of the input, and the rest would be lost without a word.
+        with contextlib.suppress(OSError):
+            os.set_blocking(raw.fileno(), True)
     else:
         try:
             raw = open(source, "rb")
@@ -63,6 +78,10 @@ def open_input(source):
             raise InputError(name, err.strerror or str(err)) from None
         close = True
     try:
+        # Like cat: reading a file while appending to it would never end.
+        here = _regular_file_id(raw)
+        if here is not None and here == _regular_file_id(output):
+            raise InputError(name, "input file is output file")
         try:
             head = raw.peek(6)[:6]
         except OSError as err:  # e.g. a directory: open() works, reading does not
@@ -101,7 +120,7 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
             if data.startswith(BOM):
                 data = data[len(BOM):]
                 if not data:
-                    continue  # the read held just the BOM: not the end of the input
+                    continue  # the BOM came in a read of its own: the input goes on
         if not data:
             break
         cut = data.rfind(b"\n") + 1

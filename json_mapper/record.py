@@ -52,6 +52,13 @@ class Spec:
         object.__setattr__(self, "fields", fields)
         if not isinstance(self.sum_field, str) or not self.sum_field:
             raise ValueError("the sum field needs a non-empty name")
+        # A name with a lone surrogate (what undecodable bytes in argv become)
+        # can never be a JSON key, and orjson cannot even quote it in a message.
+        for name in fields + (self.sum_field,):
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"field name {name!r} is not valid UTF-8") from None
 
     @functools.cached_property
     def sum_key(self):

@@ -81,7 +81,7 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
         lineno = 0  # lines of this input done so far: messages count per input
         try:
             # Iterate inside the `with`, so no chunk outlives the file it came from.
-            with open_input(source) as (reader, fmt):
+            with open_input(source, out) as (reader, fmt):
                 for chunk in read_chunks(reader, name, fmt):
                     lineno += _write_chunk(chunk, name, lineno, out, spec, on_error, report, counts)
         except InputError as err:

@@ -1,0 +1,113 @@
+"""Load: a multi-gigabyte stream, generated on the fly and never stored, through jsonfilter.
+
+Behind the `load` marker (`-m "not load"` leaves it out of a quick run).
+JSONFILTER_LOAD_BYTES sets the size (default 2 GB).
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from test_jobs_faults import needs_jobs
+
+pytestmark = pytest.mark.load
+
+SIZE = int(float(os.environ.get("JSONFILTER_LOAD_BYTES", 2e9)))
+THRESHOLD = 1.5
+MAX_RSS_KB = 64 * 1024
+
+# Writes SIZE bytes of records built from 16 blocks picked at random, then
+# prints on stderr how many lines and selected records it wrote, and the
+# clock time at each thirtieth of the bytes (a write blocks until the reader
+# has taken what came before, so this measures consumption).
+GENERATOR = r"""
+import os, random, sys, time
+size, threshold = int(sys.argv[1]), float(sys.argv[2])
+rand = random.Random(5).random
+blocks = []
+for _ in range(16):
+    pairs = [(rand(), rand()) for _ in range(16_000)]
+    text = "".join('{"index": %r, "total": %r}\n' % pair for pair in pairs).encode()
+    blocks.append((text, len(pairs), sum(1 for x, y in pairs if x + y > threshold)))
+pick = random.Random(6).randrange
+written = lines = selected = 0
+marks = [time.monotonic()]
+out = sys.stdout.fileno()
+while written < size:
+    text, n, chosen = blocks[pick(16)]
+    view = memoryview(text)
+    while view:
+        view = view[os.write(out, view):]
+    written += len(text)
+    lines += n
+    selected += chosen
+    while written >= len(marks) * size / 30:
+        marks.append(time.monotonic())
+print(written, lines, selected, *marks, file=sys.stderr)
+"""
+
+
+def high_water_kb(pid):
+    """Peak resident size so far of the process and, separately, of each of its workers.
+
+    Read from /proc (VmHWM) rather than wait4(): a child's ru_maxrss also
+    counts the test process it was forked from.
+    """
+    peak = 0
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids = [pid, *map(int, f.read().split())]
+    except FileNotFoundError:
+        return 0  # already gone: its last sample stands
+    for one in pids:
+        try:
+            with open(f"/proc/{one}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except FileNotFoundError:
+            pass
+    return peak
+
+
+@pytest.mark.parametrize("jobs", [pytest.param([], id="serial"),
+                                  pytest.param(["-j", "0"], id="jobs_0", marks=needs_jobs)])
+def test_gigabytes_on_the_fly(cli_env, tmp_path, jobs):
+    generator = subprocess.Popen([sys.executable, "-c", GENERATOR, str(SIZE), str(THRESHOLD)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(["jsonfilter", "-t", str(THRESHOLD), *jobs], stdin=generator.stdout,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+    generator.stdout.close()
+    records = 0
+    last = b"\n"
+    peak_kb = 0
+    while True:
+        block = proc.stdout.read1(1 << 20)
+        if not block:
+            break
+        records += block.count(b"\n")
+        last = block[-1:]
+        peak_kb = max(peak_kb, high_water_kb(proc.pid))
+    err = proc.stderr.read()
+    proc.wait()
+    report = generator.stderr.read().split()
+    generator.wait()
+    written, lines, selected = map(int, report[:3])
+    marks = list(map(float, report[3:]))
+
+    assert (proc.returncode, err) == (0, b"")
+    assert generator.returncode == 0
+    assert last == b"\n"
+    assert records == selected
+    # Peak memory does not grow with the input.
+    assert 0 < peak_kb <= MAX_RSS_KB
+    # Throughput does not decay: the last third of the bytes takes at most
+    # three times as long as the first (a generous bound on a shared machine).
+    first_third = marks[10] - marks[0]
+    last_third = marks[30] - marks[20]
+    assert last_third <= 3 * first_third
+    print(f"\nload {' '.join(jobs) or 'serial'}: {written / 1e9:.2f} GB, {lines} lines, "
+          f"{selected} selected, peak RSS {peak_kb / 1024:.1f} MB, "
+          f"{written / 1e6 / (marks[30] - marks[0]):.0f} MB/s, "
+          f"last/first third time {last_third / first_third:.2f}")
