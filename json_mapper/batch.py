@@ -10,8 +10,8 @@ is decided here only when nothing in it could be read differently:
   decoded, so there is nothing to screen;
 - with other fields, msgspec skips them without checking that their strings
   are UTF-8 or that their numbers fit a double (orjson rejects both), so such
-  chunks must be valid UTF-8 and hold no 3-digit exponent and no long run of
-  digits.
+  chunks must be valid UTF-8, hold no 3-digit exponent and no long run of
+  digits, and no line that could nest deeper than orjson allows.
 
 Each line is decoded on its own, so a line holds exactly one value, as for
 orjson. Anything else (a bad line, a blank line, a sum that is not finite,
@@ -31,6 +31,8 @@ from .stream import ChunkResult, filter_chunk as filter_chunk_per_record
 # digits before and after the point with an exponent below 100 cannot reach it).
 _NUMBER_SHAPES = bytes.maketrans(b"0123456789E-", b"0000000000e+")
 _OVERFLOW_PATTERNS = (b"e000", b"e+000", b"0" * 100)
+
+MAX_BRACKETS = 1000
 
 _DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
 _NEG_INF = -math.inf
@@ -81,7 +83,7 @@ class BatchFilter:
         if self._records_closed:
             records = _decode_each(self._closed, lines)
         if records is None:
-            if not _screened(chunk):
+            if not _screened(chunk, lines):
                 return None
             records = _decode_each(self._open, lines)
             if records is None:
@@ -142,8 +144,15 @@ def _adder(attrs):
     return add
 
 
-def _screened(chunk):
+def _screened(chunk, lines):
     """Whether msgspec skipping unknown fields reads `chunk` as orjson would."""
+    # msgspec's nesting limit is Python's recursion limit, which a program
+    # may raise past orjson's 1024 levels; a line with fewer brackets than
+    # this cannot nest that deep (nor a line shorter than twice this).
+    if max(map(len, lines), default=0) >= 2 * MAX_BRACKETS:
+        for line in lines:
+            if len(line) >= 2 * MAX_BRACKETS and line.count(b"[") + line.count(b"{") > MAX_BRACKETS:
+                return False
     if not chunk.isascii():
         try:
             chunk.decode("utf-8")

@@ -45,6 +45,10 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC):
     return ChunkResult(len(lines), selected, bad)
 
 
+class WorkerDied(Exception):
+    """A worker process (`-j`) ended without finishing its work: the output is incomplete."""
+
+
 @dataclass
 class Counts:
     """What a run did; `seconds` is wall-clock time."""
@@ -63,7 +67,7 @@ class Counts:
 
 
 def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None,
-                  fast=True):
+                  fast=True, progress=None):
     """Filter every source in order into `out`, and return the Counts.
 
     `sources` are file paths or "-" for stdin (an empty list means stdin);
@@ -73,7 +77,8 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
     unreadable input the rest are still read. With on_error="fail" the first bad record is
     raised as BadRecord, after everything selected before it has been written.
     `fast` picks the batched fast path (`batch.BatchFilter`), which writes the
-    same bytes as the per-record loop (`fast=False`), only sooner.
+    same bytes as the per-record loop (`fast=False`), only sooner. `progress`,
+    if given, is called with (bytes, lines) after each chunk is written.
     """
     if on_error not in ON_ERROR_MODES:
         raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
@@ -90,6 +95,8 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
                     result = chunk_filter(chunk)
                     counts.bytes_read += len(chunk)
                     lineno += write_result(result, name, lineno, out, on_error, report, counts)
+                    if progress:
+                        progress(len(chunk), result.lines)
         except InputError as err:
             counts.unreadable_inputs += 1
             report(err)

@@ -6,6 +6,7 @@ bytes, the same bad records with the same reasons.
 """
 import io
 import string
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,17 @@ def test_any_field_name_can_be_summed():
     spec = Spec(fields=("a b", "class", "0", 'q"', "é"), threshold=0)
     line = b'{"a b":1,"class":2,"0":3,"q\\"":4,"\xc3\xa9":5,"z":"' + string.ascii_letters.encode() + b'"}'
     assert same(line + b"\n", spec).selected
+
+
+@pytest.mark.parametrize("depth", [999, 1024, 1025, 3000])
+def test_deep_nesting_is_decided_as_orjson_does_whatever_the_recursion_limit(depth):
+    # msgspec's nesting limit follows Python's recursion limit; orjson's is 1024.
+    nested = b"[" * depth + b"]" * depth
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)
+    try:
+        for record in (b'{"index":0.5,"total":0.5,"x":' + nested + b"}", b'{"index":0.5,"x":' + nested + b"}"):
+            same(record + b"\n", Spec(fields=("index",)))
+            same(record + b"\n")
+    finally:
+        sys.setrecursionlimit(saved)
