@@ -104,13 +104,29 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
     return counts
 
 
-def chunk_filter_for(spec, fast=True):
-    """A function from a chunk to its ChunkResult: the fast path or the per-record loop."""
-    if fast:
-        from .batch import BatchFilter  # imported here: batch builds on this module
+# Inputs smaller than this are done sooner per record than by loading the fast path.
+SMALL_INPUT = 1 << 16
 
-        return BatchFilter(spec)
-    return lambda chunk: filter_chunk(chunk, spec)
+
+def chunk_filter_for(spec, fast=True):
+    """A function from a chunk to its ChunkResult: the fast path or the per-record loop.
+
+    Both give the same results; the fast path is loaded at the first chunk
+    that is not small, so a command run on a few lines starts as fast as it can.
+    """
+    batch = None
+
+    def fast_or_small(chunk):
+        nonlocal batch
+        if batch is None:
+            if len(chunk) < SMALL_INPUT:
+                return filter_chunk(chunk, spec)
+            from .batch import BatchFilter  # imported here: batch builds on this module
+
+            batch = BatchFilter(spec)
+        return batch(chunk)
+
+    return fast_or_small if fast else (lambda chunk: filter_chunk(chunk, spec))
 
 
 def write_result(result, name, lineno, out, on_error, report, counts):
