@@ -50,8 +50,11 @@ class BatchFilter:
         rename = {attr: name for name, attr in attrs.items()}
         fields = [(attr, float) for attr in attrs.values()]
         try:
-            closed = msgspec.defstruct("Closed", fields, rename=rename, forbid_unknown_fields=True)
-            open_ = msgspec.defstruct("Open", fields, rename=rename)
+            # gc=False: records holding only floats need no cycle collection,
+            # and a million of them would otherwise set it off again and again.
+            closed = msgspec.defstruct("Closed", fields, rename=rename, forbid_unknown_fields=True,
+                                       gc=False)
+            open_ = msgspec.defstruct("Open", fields, rename=rename, gc=False)
         except ValueError:
             # A name msgspec cannot match (a quote, a backslash, a control
             # character): every chunk takes the per-record path.

@@ -129,10 +129,29 @@ def _pieces(sources):
                     for start in range(0, size, CHUNK_SIZE):
                         yield number, name, "range", (source, name, start, min(start + CHUNK_SIZE, size))
                 else:
-                    for chunk in read_chunks(reader, name, fmt):
+                    for chunk in _gathered(read_chunks(reader, name, fmt)):
                         yield number, name, "chunk", chunk
         except InputError as err:
             yield number, name, "error", err
+
+
+def _gathered(chunks):
+    """The chunks joined into pieces of at least CHUNK_SIZE bytes.
+
+    A pipe hands over what it holds (often 64 KiB); a piece that small would
+    cost more to hand to a worker than to filter here.
+    """
+    pending = []
+    size = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= CHUNK_SIZE:
+            yield b"".join(pending)
+            pending = []
+            size = 0
+    if pending:
+        yield b"".join(pending)
 
 
 def _plain_file_size(source, reader, fmt):

@@ -168,6 +168,11 @@ def test_a_killed_worker_fails_the_run_loudly(cli_env, tmp_path):
 def test_interrupted_run_stops_its_workers_and_ends_output_at_a_line(cli_env, tmp_path, signum, status):
     proc = _start(cli_env, tmp_path, "-j", "2", "-t", "0.5")
     workers = _feed_until_workers(proc, 2)
+    block = "".join(datagen.file_lines(0, 2, 20_000)).encode()
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "stdout").stat().st_size and time.monotonic() < deadline:
+        proc.stdin.write(block)  # until some output is out, so that a cut would show
+        proc.stdin.flush()
     proc.send_signal(signum)
     assert proc.wait(timeout=60) == status
     proc.stdin.close()
