@@ -118,15 +118,18 @@ def measure(command, out):
 
 
 def records(path, whole):
-    """The selected records of an output, in a form that ignores order and formatting."""
-    keys = []
+    """The selected records of an output, in a form that ignores order and formatting.
+
+    Decoded values compare equal when the numbers are (jq writes 12.0 as 12).
+    """
+    found = []
     with open(path, "rb") as f:
         for line in f:
             if line.strip():
                 obj = orjson.loads(line)
-                keys.append(orjson.dumps(obj, option=orjson.OPT_SORT_KEYS) if whole
-                            else (obj["index"], obj["total"], obj["sum_val"]))
-    return sorted(keys)
+                found.append(obj if whole else (obj["index"], obj["total"], obj["sum_val"]))
+    found.sort(key=lambda obj: (obj["index"], obj["total"]) if whole else obj)
+    return found
 
 
 def race(names, dataset, work, args, jf, threshold, jq_program):
@@ -166,10 +169,10 @@ def table(results, size_bytes):
             "|---|---:|---:|---:|---:|---:|---|"]
     for r in results:
         if r.skipped:
-            rows.append(f"| {r.variant.name} | | | | | | skipped: {r.skipped} |")
+            rows.append(f"| {escaped(r.variant.name)} | | | | | | skipped: {r.skipped} |")
             continue
         best = min(r.seconds)
-        rows.append(f"| {r.variant.name} | {best:.2f} | {statistics.median(r.seconds):.2f} | "
+        rows.append(f"| {escaped(r.variant.name)} | {best:.2f} | {statistics.median(r.seconds):.2f} | "
                     f"{best / fastest:.1f} | {size_bytes / 1e6 / best:.0f} | {r.rss_kb / 1024:.0f} | "
                     f"{r.check} |")
     return "\n".join(rows)
@@ -217,9 +220,14 @@ def best_of(command, runs, work):
     return min(s for s, _ in samples), statistics.median(s for s, _ in samples), max(r for _, r in samples)
 
 
+def escaped(text):
+    """Text for a Markdown table cell: its pipes escaped."""
+    return text.replace("|", "\\|")
+
+
 def cell(command):
-    """A command as a Markdown table cell: in code, with its pipes escaped."""
-    return "`" + command.replace("|", "\\|") + "`"
+    """A command as a Markdown table cell: in code."""
+    return "`" + escaped(command) + "`"
 
 
 def startup(jf, runs):
