@@ -111,15 +111,17 @@ SMALL_INPUT = 1 << 16
 def chunk_filter_for(spec, fast=True):
     """A function from a chunk to its ChunkResult: the fast path or the per-record loop.
 
-    Both give the same results; the fast path is loaded at the first chunk
-    that is not small, so a command run on a few lines starts as fast as it can.
+    Both give the same results; the fast path is loaded once SMALL_INPUT
+    bytes have come, so a command run on a few lines starts as fast as it can.
     """
     batch = None
+    seen = 0
 
     def fast_or_small(chunk):
-        nonlocal batch
+        nonlocal batch, seen
         if batch is None:
-            if len(chunk) < SMALL_INPUT:
+            seen += len(chunk)
+            if seen < SMALL_INPUT:
                 return filter_chunk(chunk, spec)
             from .batch import BatchFilter  # imported here: batch builds on this module
 
