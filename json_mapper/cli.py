@@ -14,7 +14,7 @@ from . import __version__, hadoop
 from .inputs import InputError
 from .output import LineBlockWriter
 from .record import FIELDS, SUM_FIELD, THRESHOLD, BadRecord, Spec
-from .stream import ON_ERROR_MODES, Counts, filter_stream
+from .stream import ON_ERROR_MODES, Counts, WorkerDied, filter_stream
 
 PROG = "jsonfilter"
 
@@ -37,6 +37,7 @@ examples:
   cat data/* | jsonfilter > selected.json
   jsonfilter -t 1.5 -f index,total --stats data/*.json.gz
   find data -type f | parallel 'jsonfilter < {}'
+  jsonfilter -j 0 --progress data/*.json > selected.json
 """
 
 
@@ -69,6 +70,16 @@ def _name(text):
     return text
 
 
+def _jobs(text):
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = -1
+    if jobs < 0:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}")
+    return jobs
+
+
 def build_parser():
     parser = _Parser(
         prog=PROG,
@@ -89,6 +100,12 @@ def build_parser():
     parser.add_argument("--on-error", choices=ON_ERROR_MODES, default="warn",
                         help="bad records: warn (report, go on, exit 1), skip (silently, "
                         "exit 0) or fail (stop, exit 2); default warn")
+    parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
+                        help="filter in N processes, output still in input order "
+                        "(0: one per CPU; default 1)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress line on stderr (default: only on a terminal, "
+                        "once a run has lasted a second)")
     parser.add_argument("--stats", action="store_true",
                         help="print a summary on stderr at the end")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -151,11 +168,13 @@ def main(argv=None):
         say(f"write error: {os.strerror(errno.EBADF)}")
         return EXIT_TROUBLE
     try:
-        filter_stream(args.files, LineBlockWriter(STDOUT_FD), spec,
-                      on_error=args.on_error, report=report, counts=counts)
+        _filter(args, spec, report, counts)
     except BadRecord as err:  # on_error == "fail"
         report(err)
         status = EXIT_TROUBLE
+    except WorkerDied as err:
+        say(str(err))
+        return EXIT_TROUBLE
     except BrokenPipeError:
         # The reader has gone (`| head`): stop at once and quietly, as cat does.
         return EXIT_PIPE_CLOSED
@@ -175,6 +194,24 @@ def main(argv=None):
     elif reporter.bad_records and args.on_error == "warn":
         status = EXIT_BAD_RECORDS
     return status
+
+
+def _filter(args, spec, report, counts):
+    """Run the filter as the options say: in one or more processes, with or without progress."""
+    run_filter = filter_stream
+    options = {}
+    if args.jobs != 1:
+        from .parallel import filter_parallel as run_filter  # only -j pays for its imports
+
+        options["jobs"] = args.jobs
+    out = LineBlockWriter(STDOUT_FD)
+    if args.progress is False or (args.progress is None and not sys.stderr.isatty()):
+        return run_filter(args.files, out, spec, args.on_error, report, counts, **options)
+    from .progress import progress_line
+
+    with progress_line(args.files, report, asked=args.progress) as (progress, shown_report):
+        return run_filter(args.files, out, spec, args.on_error, shown_report, counts,
+                          progress=progress, **options)
 
 
 def run():

@@ -45,6 +45,10 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC):
     return ChunkResult(len(lines), selected, bad)
 
 
+class WorkerDied(Exception):
+    """A worker process (`-j`) ended without finishing its work: the output is incomplete."""
+
+
 @dataclass
 class Counts:
     """What a run did; `seconds` is wall-clock time."""
@@ -62,7 +66,8 @@ class Counts:
         return self.bytes_read / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None):
+def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None,
+                  fast=True, progress=None):
     """Filter every source in order into `out`, and return the Counts.
 
     `sources` are file paths or "-" for stdin (an empty list means stdin);
@@ -71,11 +76,15 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
     unless on_error is "skip" (which passes over bad records silently); after an
     unreadable input the rest are still read. With on_error="fail" the first bad record is
     raised as BadRecord, after everything selected before it has been written.
+    `fast` picks the batched fast path (`batch.BatchFilter`), which writes the
+    same bytes as the per-record loop (`fast=False`), only sooner. `progress`,
+    if given, is called with (bytes, lines) after each chunk is written.
     """
     if on_error not in ON_ERROR_MODES:
         raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
+    chunk_filter = chunk_filter_for(spec, fast)
     for source in list(sources) or [STDIN]:
         name = display_name(source)
         lineno = 0  # lines of this input done so far: messages count per input
@@ -83,7 +92,11 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
             # Iterate inside the `with`, so no chunk outlives the file it came from.
             with open_input(source, out) as (reader, fmt):
                 for chunk in read_chunks(reader, name, fmt):
-                    lineno += _write_chunk(chunk, name, lineno, out, spec, on_error, report, counts)
+                    result = chunk_filter(chunk)
+                    counts.bytes_read += len(chunk)
+                    lineno += write_result(result, name, lineno, out, on_error, report, counts)
+                    if progress:
+                        progress(len(chunk), result.lines)
         except InputError as err:
             counts.unreadable_inputs += 1
             report(err)
@@ -91,10 +104,38 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
     return counts
 
 
-def _write_chunk(chunk, name, lineno, out, spec, on_error, report, counts):
-    """Filter one chunk into `out`, keep count, and return its number of lines."""
-    result = filter_chunk(chunk, spec)
-    counts.bytes_read += len(chunk)
+# Inputs smaller than this are done sooner per record than by loading the fast path.
+SMALL_INPUT = 1 << 16
+
+
+def chunk_filter_for(spec, fast=True):
+    """A function from a chunk to its ChunkResult: the fast path or the per-record loop.
+
+    Both give the same results; the fast path is loaded once SMALL_INPUT
+    bytes have come, so a command run on a few lines starts as fast as it can.
+    """
+    batch = None
+    seen = 0
+
+    def fast_or_small(chunk):
+        nonlocal batch, seen
+        if batch is None:
+            seen += len(chunk)
+            if seen < SMALL_INPUT:
+                return filter_chunk(chunk, spec)
+            from .batch import BatchFilter  # imported here: batch builds on this module
+
+            batch = BatchFilter(spec)
+        return batch(chunk)
+
+    return fast_or_small if fast else (lambda chunk: filter_chunk(chunk, spec))
+
+
+def write_result(result, name, lineno, out, on_error, report, counts):
+    """Write one chunk's ChunkResult to `out`, keep count, and return its number of lines.
+
+    `lineno` is the number of lines of input `name` before this chunk.
+    """
     if result.bad and on_error == "fail":
         index, reason, before = result.bad[0]
         _write_lines(out, result.selected[:before], counts)

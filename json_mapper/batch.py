@@ -1,0 +1,165 @@
+"""The fast path: decide a whole chunk of lines at once with a typed decoder.
+
+msgspec decodes only the fields being added up (one C call per line, no
+Python objects for the rest of the record), and only the selected lines go
+through `filter_record`, so what is written is exactly what the per-record
+path writes. msgspec is more lenient than orjson in a few places, so a chunk
+is decided here only when nothing in it could be read differently:
+
+- with records that hold nothing but the summed fields, every byte is
+  decoded, so there is nothing to screen;
+- with other fields, msgspec skips them without checking that their strings
+  are UTF-8 or that their numbers fit a double (orjson rejects both), so such
+  chunks must be valid UTF-8, hold no 3-digit exponent and no long run of
+  digits, and no line that could nest deeper than orjson allows.
+
+Each line is decoded on its own, so a line holds exactly one value, as for
+orjson. Anything else (a bad line, a blank line, a sum that is not finite,
+deep nesting) sends the whole chunk through `stream.filter_chunk`, which is always
+exact.
+"""
+import math
+import operator
+
+import msgspec
+
+from .record import BadRecord, filter_record
+from .stream import ChunkResult, filter_chunk as filter_chunk_per_record
+
+# After this, digits read 0, E reads e and - reads +: an overflowing number
+# then shows one of these patterns (a double tops out near 1e308, and 99
+# digits before and after the point with an exponent below 100 cannot reach it).
+_NUMBER_SHAPES = bytes.maketrans(b"0123456789E-", b"0000000000e+")
+_OVERFLOW_PATTERNS = (b"e000", b"e+000", b"0" * 100)
+
+MAX_BRACKETS = 1000
+
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
+_NEG_INF = -math.inf
+
+
+class BatchFilter:
+    """`filter_chunk` for one Spec: `BatchFilter(spec)(chunk)` gives the same ChunkResult."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        # Attribute names are generated (any string may be a JSON field name);
+        # `rename` maps them back to the names in the data.
+        names = list(dict.fromkeys(spec.fields))
+        attrs = {name: f"f{i}" for i, name in enumerate(names)}
+        rename = {attr: name for name, attr in attrs.items()}
+        fields = [(attr, float) for attr in attrs.values()]
+        try:
+            # gc=False: records holding only floats need no cycle collection,
+            # and a million of them would otherwise set it off again and again.
+            closed = msgspec.defstruct("Closed", fields, rename=rename, forbid_unknown_fields=True,
+                                       gc=False)
+            open_ = msgspec.defstruct("Open", fields, rename=rename, gc=False)
+        except ValueError:
+            # A name msgspec cannot match (a quote, a backslash, a control
+            # character): every chunk takes the per-record path.
+            self.usable = False
+            return
+        self.usable = True
+        self._closed = msgspec.json.Decoder(closed)
+        self._open = msgspec.json.Decoder(open_)
+        order = [attrs[name] for name in spec.fields]
+        if order == ["f0", "f1"]:  # the usual case, in one comprehension
+            self._totals = _totals_of_two
+        else:
+            add = _adder(order)
+            self._totals = lambda records: list(map(add, records))
+        self._records_closed = True  # which decoder worked last
+
+    def __call__(self, chunk):
+        result = self.fast(chunk)
+        return result if result is not None else filter_chunk_per_record(chunk, self.spec)
+
+    def fast(self, chunk):
+        """The ChunkResult, or None when this chunk needs the per-record path."""
+        if not self.usable:
+            return None
+        lines = chunk.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        records = None
+        if self._records_closed:
+            records = _decode_each(self._closed, lines)
+        if records is None:
+            if not _screened(chunk, lines):
+                return None
+            records = _decode_each(self._open, lines)
+            if records is None:
+                return None
+            self._records_closed = False
+        selected = self._select(lines, records)
+        return None if selected is None else ChunkResult(len(lines), selected, [])
+
+    def _select(self, lines, records):
+        """The output lines of the selected records, or None if a record is bad."""
+        threshold = self.spec.threshold
+        totals = self._totals(records)
+        # The common case, decided in C: every sum finite (a NaN or an
+        # infinity makes the plain sum of sums not finite) and none selected.
+        if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
+            return []
+        selected = []
+        for i, total in enumerate(totals):
+            # Not (finite and at most the threshold): selected, or a sum that
+            # is not finite, which filter_record turns into a bad record.
+            if not _NEG_INF < total <= threshold:
+                try:
+                    out = filter_record(lines[i], self.spec)
+                except BadRecord:
+                    return None
+                if out is not None:
+                    selected.append(out)
+        return selected
+
+
+def _decode_each(decoder, lines):
+    """Each line decoded on its own (so it holds exactly one value), or None on any error."""
+    try:
+        return list(map(decoder.decode, lines))
+    except _DECODE_ERRORS:  # ValidationError is a DecodeError
+        return None
+
+
+def _totals_of_two(records):
+    return [record.f0 + record.f1 for record in records]
+
+
+def _adder(attrs):
+    """A function giving a record's sum, added left to right as filter_record adds."""
+    if len(attrs) == 1:
+        return operator.attrgetter(attrs[0])
+    if len(attrs) == 2:
+        first, second = map(operator.attrgetter, attrs)
+        return lambda record: first(record) + second(record)
+    values = operator.attrgetter(*attrs)
+
+    def add(record):
+        total, *rest = values(record)
+        for value in rest:
+            total += value
+        return total
+
+    return add
+
+
+def _screened(chunk, lines):
+    """Whether msgspec skipping unknown fields reads `chunk` as orjson would."""
+    # msgspec's nesting limit is Python's recursion limit, which a program
+    # may raise past orjson's 1024 levels; a line with fewer brackets than
+    # this cannot nest that deep (nor a line shorter than twice this).
+    if max(map(len, lines), default=0) >= 2 * MAX_BRACKETS:
+        for line in lines:
+            if len(line) >= 2 * MAX_BRACKETS and line.count(b"[") + line.count(b"{") > MAX_BRACKETS:
+                return False
+    if not chunk.isascii():
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    shapes = chunk.translate(_NUMBER_SHAPES)
+    return not any(pattern in shapes for pattern in _OVERFLOW_PATTERNS)

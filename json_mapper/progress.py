@@ -1,0 +1,58 @@
+"""The progress line (`--progress`): bytes and lines done, rate and ETA, on stderr.
+
+Drawn by tqdm, which also knows how to keep the line apart from the messages
+written while it is shown.
+"""
+import contextlib
+import sys
+
+from tqdm import tqdm
+
+from .inputs import STDIN, InputError, open_input
+
+# Without --progress, a terminal gets the line only on runs longer than this.
+QUIET_SECONDS = 1.0
+
+
+@contextlib.contextmanager
+def progress_line(sources, report, asked):
+    """Yield (progress, report): the callback filter_stream takes, and `report` made bar-aware.
+
+    `asked` is True for --progress; None means the line is shown on a terminal
+    once a run has lasted QUIET_SECONDS.
+    """
+    bar = tqdm(total=plain_size(sources), unit="B", unit_scale=True, unit_divisor=1024,
+               file=sys.stderr, delay=0 if asked else QUIET_SECONDS, dynamic_ncols=True,
+               desc="jsonfilter")
+    lines = 0
+
+    def progress(size, more_lines):
+        nonlocal lines
+        lines += more_lines
+        bar.set_postfix_str(f"{lines:,} lines", refresh=False)
+        bar.update(size)
+
+    def report_around_bar(problem):
+        with tqdm.external_write_mode(file=sys.stderr):
+            report(problem)
+
+    try:
+        yield progress, report_around_bar
+    finally:
+        bar.close()
+
+
+def plain_size(sources):
+    """Total size of the inputs when known in advance (all uncompressed files), else None."""
+    total = 0
+    for source in list(sources) or [STDIN]:
+        if source == STDIN:
+            return None
+        try:
+            with open_input(source) as (reader, fmt):
+                if fmt is not None or not reader.seekable():
+                    return None
+                total += reader.seek(0, 2)
+        except InputError:
+            continue  # reported in its turn, when the run reaches it
+    return total

@@ -1,0 +1,216 @@
+"""`-j N`: the same stdout, stderr and exit status as one process, and loud failure.
+
+Subprocess tests have timeouts, so a hang fails instead of stalling the suite.
+"""
+import bz2
+import gzip
+import io
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from json_mapper import datagen, parallel
+from json_mapper.record import Spec
+from json_mapper.stream import filter_stream
+
+BOM = b"\xef\xbb\xbf"
+
+
+def messy_lines(count, seed):
+    """Records of the blog's shape with bad, blank and odd lines mixed in."""
+    text = "".join(datagen.file_lines(seed, 0, count)).encode()
+    lines = text.split(b"\n")[:-1]
+    extras = [b"", b"   ", b"not json", b'{"index":1,"total":"x"}', b'{"index":1e308,"total":1e308}',
+              b'{"index":2,"total":1,"msg":"caf\xc3\xa9"}', b'{"index":2,"total":1,"x":"\xff"}',
+              b'{"index":1.5,"total":1.5}\r', b"[1]"]
+    for i, extra in enumerate(extras * 3):
+        lines.insert((i * 7919 + seed) % len(lines), extra)
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inputs")
+    # Large enough to be cut into several ranges of a chunk (1 MiB) each.
+    big = messy_lines(60_000, 1)
+    (folder / "a.json").write_bytes(BOM + big)
+    (folder / "b.json").write_bytes(messy_lines(5_000, 2).rstrip(b"\n"))  # no final newline
+    (folder / "c.json.gz").write_bytes(gzip.compress(messy_lines(20_000, 3)))
+    (folder / "d.json.bz2").write_bytes(bz2.compress(b"{}\n" + messy_lines(300, 4)))
+    (folder / "empty.json").write_bytes(b"")
+    (folder / "clean.json").write_bytes("".join(datagen.file_lines(5, 0, 40_000)).encode())
+    return folder
+
+
+CASES = [
+    ["a.json"],
+    ["a.json", "b.json", "missing.json", "c.json.gz", "empty.json", "d.json.bz2", "a.json"],
+    ["--on-error", "fail", "a.json"],
+    ["--on-error", "skip", "b.json", "a.json"],
+    ["-t", "1.5", "-f", "total,index", "-s", "s", "--stats", "clean.json", "b.json"],
+    ["clean.json"],
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("jobs", ["2", "3", "0"])
+def test_jobs_write_the_same_as_one_process(run_jsonfilter, inputs, args, jobs):
+    one = run_jsonfilter(*args, cwd=inputs)
+    many = run_jsonfilter("-j", jobs, *args, cwd=inputs)
+    assert one.stdout  # something was selected, so the comparison means something
+    assert many.stdout == one.stdout
+    assert _without_timing(many.stderr) == _without_timing(one.stderr)
+    assert many.returncode == one.returncode
+
+
+def _without_timing(stderr):
+    # --stats ends with the run's seconds and MB/s, which differ from run to run.
+    return [line.rsplit(b", ", 2)[0] if b"lines read" in line else line
+            for line in stderr.splitlines()]
+
+
+@pytest.mark.parametrize("jobs", ["2", "0"])
+def test_jobs_from_stdin_write_the_same_as_one_process(run_jsonfilter, inputs, jobs):
+    for name in ("a.json", "c.json.gz"):
+        data = (inputs / name).read_bytes()
+        one = run_jsonfilter(stdin=data)
+        many = run_jsonfilter("-j", jobs, "-", stdin=data)
+        assert one.stdout
+        assert (many.stdout, many.stderr, many.returncode) == (one.stdout, one.stderr, one.returncode)
+
+
+def test_bad_jobs_value_is_a_usage_error(run_jsonfilter):
+    result = run_jsonfilter("-j", "-1", stdin=b"{}\n")
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"jsonfilter: argument -j/--jobs: ")
+
+
+# Ranges cut anywhere, even inside a line: the library call against filter_stream.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.sampled_from([b'{"index":1,"total":1}', b'{"index":0.5,"total":0.25}', b"",
+                                       b"bad", b'{"index":1,"total":1,"note":"a\\nb \xc3\xa9"}',
+                                       b'{"index":1.5,"total":0.5,"x":[' + b"1," * 40 + b"1]}"]),
+                      max_size=60),
+       piece=st.integers(1, 200), bom=st.booleans(), on_error=st.sampled_from(["warn", "fail"]))
+def test_any_cut_into_ranges_gives_the_same_output(lines, piece, bom, on_error, tmp_path, monkeypatch):
+    path = tmp_path / "in.json"
+    path.write_bytes((BOM if bom else b"") + b"\n".join(lines))
+    monkeypatch.setattr(parallel, "CHUNK_SIZE", piece)
+    runs = []
+    for run in (filter_stream, lambda *a, **k: parallel.filter_parallel(*a, jobs=2, **k)):
+        out = io.BytesIO()
+        reports = []
+        try:
+            counts = run([str(path)], out, Spec(), on_error, reports.append)
+            outcome = (counts.lines_read, counts.records_written, counts.bad_records, counts.bytes_read)
+        except ValueError as err:
+            outcome = (err.reason, err.lineno)
+        runs.append((out.getvalue(), [(r.reason, r.lineno) for r in reports], outcome))
+    assert runs[0] == runs[1]
+
+
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def _start(cli_env, tmp_path, *args):
+    """Start jsonfilter ARGS reading a pipe; stdout and stderr go to files, so it never blocks on them."""
+    out = open(tmp_path / "stdout", "wb")
+    err = open(tmp_path / "stderr", "wb")
+    with out, err:
+        return subprocess.Popen(["jsonfilter", *args], stdin=subprocess.PIPE, stdout=out, stderr=err,
+                                cwd=tmp_path, env=cli_env)
+
+
+def _outputs(tmp_path):
+    return (tmp_path / "stdout").read_bytes(), (tmp_path / "stderr").read_bytes()
+
+
+def _feed_until_workers(proc, jobs):
+    """Write records into `proc` until its worker processes exist; return their ids."""
+    block = "".join(datagen.file_lines(0, 0, 20_000)).encode()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        proc.stdin.write(block)
+        proc.stdin.flush()
+        workers = _children(proc.pid)
+        if len(workers) >= jobs:
+            return workers
+    raise AssertionError("the workers never started")
+
+
+def test_a_killed_worker_fails_the_run_loudly(cli_env, tmp_path):
+    proc = _start(cli_env, tmp_path, "-j", "2")
+    workers = _feed_until_workers(proc, 2)
+    os.kill(workers[0], signal.SIGKILL)
+    try:
+        block = "".join(datagen.file_lines(0, 1, 20_000)).encode()
+        for _ in range(20):
+            proc.stdin.write(block)
+    except BrokenPipeError:
+        pass  # it may well have stopped reading already
+    try:
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    assert proc.wait(timeout=60) == 2
+    stdout, stderr = _outputs(tmp_path)
+    assert stderr == b"jsonfilter: a worker process died; the output is incomplete\n"
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupted_run_stops_its_workers_and_ends_output_at_a_line(cli_env, tmp_path, signum, status):
+    proc = _start(cli_env, tmp_path, "-j", "2", "-t", "0.5")
+    workers = _feed_until_workers(proc, 2)
+    block = "".join(datagen.file_lines(0, 2, 20_000)).encode()
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "stdout").stat().st_size and time.monotonic() < deadline:
+        proc.stdin.write(block)  # until some output is out, so that a cut would show
+        proc.stdin.flush()
+    proc.send_signal(signum)
+    assert proc.wait(timeout=60) == status
+    proc.stdin.close()
+    stdout, stderr = _outputs(tmp_path)
+    assert stderr == b""
+    assert stdout.endswith(b"}\n")
+    time.sleep(0.5)
+    for worker in workers:
+        # Gone, or at most a zombie nobody waits for: not running.
+        try:
+            with open(f"/proc/{worker}/stat") as f:
+                assert f.read().split(") ")[1][0] == "Z"
+        except FileNotFoundError:
+            pass
+
+
+def test_closed_pipe_is_quiet_with_jobs(cli_env, inputs):
+    result = subprocess.run(
+        "jsonfilter -j 2 -t 0 --on-error skip a.json a.json a.json | head -n 1; echo ${PIPESTATUS[0]} >&2",
+        shell=True, executable="/bin/bash", cwd=inputs, env=cli_env, capture_output=True, timeout=60)
+    assert result.stdout.count(b"\n") == 1
+    assert result.stderr == b"141\n"
+
+
+def test_progress_goes_to_stderr_only(run_jsonfilter, inputs):
+    plain = run_jsonfilter("a.json", cwd=inputs)
+    for jobs in ("1", "2"):
+        shown = run_jsonfilter("--progress", "-j", jobs, "a.json", cwd=inputs)
+        assert shown.stdout == plain.stdout
+        assert shown.returncode == plain.returncode
+        last = shown.stderr.split(b"\r")[-1]
+        assert b"100%" in last and b"lines" in last
+        # The bad-record messages are still there, each on its own line.
+        for message in plain.stderr.splitlines():
+            assert message in shown.stderr.splitlines()
+
+
+def test_no_progress_unless_asked_or_a_terminal(run_jsonfilter, inputs):
+    quiet = run_jsonfilter("--no-progress", "clean.json", cwd=inputs)
+    default = run_jsonfilter("clean.json", cwd=inputs)
+    assert quiet.stderr == default.stderr == b""
