@@ -7,7 +7,6 @@ the chart are written.
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import ROOT, require, require_module
 

@@ -74,11 +74,12 @@ def test_stdout_is_a_full_disk(cli_env, tmp_path):
     assert err == b"jsonfilter: write error: No space left on device\n"
 
 
-def test_consumer_closes_the_pipe_early(cli_env):
+@pytest.mark.parametrize("jobs", [[], ["-j", "2"]], ids=["serial", "jobs_2"])
+def test_consumer_closes_the_pipe_early(cli_env, jobs):
     # An endless producer: only the closed pipe can end this run.
     producer = subprocess.Popen(["yes", '{"index": 1, "total": 1}'], stdout=subprocess.PIPE)
     try:
-        proc = start(cli_env, stdin=producer.stdout)
+        proc = start(cli_env, *jobs, stdin=producer.stdout)
         producer.stdout.close()
         first = proc.stdout.readline()
         proc.stdout.close()

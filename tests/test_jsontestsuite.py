@@ -6,8 +6,6 @@ record a bad record, i_ values may go either way but never crash. Every file
 is also fed as input on its own.
 """
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from test_jobs_faults import needs_jobs
 
 pytestmark = pytest.mark.load
 
@@ -72,7 +71,7 @@ def high_water_kb(pid):
 
 
 @pytest.mark.parametrize("jobs", [pytest.param([], id="serial"),
-                                  pytest.param(["-j", "0"], id="jobs_0", marks=needs_jobs)])
+                                  pytest.param(["-j", "0"], id="jobs_0")])
 def test_gigabytes_on_the_fly(cli_env, tmp_path, jobs):
     generator = subprocess.Popen([sys.executable, "-c", GENERATOR, str(SIZE), str(THRESHOLD)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -21,7 +21,9 @@ SCALED = {
 
 def speed_section():
     text = (ROOT / "README.md").read_text()
-    return text[text.index("\n## Speed"):]
+    start = text.index("\n## Speed")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
 
 
 def test_speed_section_examples_run(cli_env, tmp_path):
