@@ -352,7 +352,10 @@ def main(argv=None):
     parser.add_argument("--chart", type=Path, default=HERE / "bench.png", help="PNG chart to write")
     args = parser.parse_args(argv)
 
-    jf = shutil.which("jsonfilter") or f"{sys.executable} -m json_mapper"
+    # The script installed beside this Python: a version manager's shim first
+    # on PATH (pyenv's is a shell script) would add its own start-up to every run.
+    beside = Path(sys.executable).with_name("jsonfilter")
+    jf = str(beside) if beside.exists() else shutil.which("jsonfilter") or f"{sys.executable} -m json_mapper"
     out = [f"Machine: {machine()}. {time.strftime('%Y-%m-%d', time.gmtime())}, "
            f"{args.runs} runs of each variant; ratio and MB/s from the fastest run."]
     with tempfile.TemporaryDirectory(prefix="jsonfilter-bench-") as tmp:
