@@ -26,7 +26,7 @@ EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
 EXIT_INTERRUPTED = 128 + signal.SIGINT
 EXIT_TERMINATED = 128 + signal.SIGTERM
 
-# Written to by number: sys.stdout is None when the command starts with it closed.
+# Output goes to the file descriptor itself, past Python's buffered sys.stdout.
 STDOUT_FD = 1
 
 # In warn mode, this many bad records are described; the rest are only counted.

@@ -41,6 +41,14 @@ class InputError(Exception):
         self.message = message
 
 
+def compression_of(head):
+    """The compression format whose magic number starts `head` ("gzip", ...), or None."""
+    for magic, fmt, _ in _FORMATS:
+        if head.startswith(magic):
+            return fmt
+    return None
+
+
 def display_name(source):
     return STDIN_NAME if source == STDIN else os.fsdecode(source)
 

@@ -4,11 +4,13 @@ Drawn by tqdm, which also knows how to keep the line apart from the messages
 written while it is shown.
 """
 import contextlib
+import os
+import stat
 import sys
 
 from tqdm import tqdm
 
-from .inputs import STDIN, InputError, open_input
+from .inputs import STDIN, compression_of
 
 # Without --progress, a terminal gets the line only on runs longer than this.
 QUIET_SECONDS = 1.0
@@ -49,10 +51,15 @@ def plain_size(sources):
         if source == STDIN:
             return None
         try:
-            with open_input(source) as (reader, fmt):
-                if fmt is not None or not reader.seekable():
+            status = os.stat(source)
+            # Only a regular file may be read ahead: from a pipe (a FIFO,
+            # `<(command)`) the bytes read here would be gone for the run.
+            if not stat.S_ISREG(status.st_mode):
+                return None
+            with open(source, "rb") as f:
+                if compression_of(f.read(6)):
                     return None
-                total += reader.seek(0, 2)
-        except InputError:
+        except OSError:
             continue  # reported in its turn, when the run reaches it
+        total += status.st_size
     return total

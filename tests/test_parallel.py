@@ -8,6 +8,7 @@ import io
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -214,3 +215,23 @@ def test_no_progress_unless_asked_or_a_terminal(run_jsonfilter, inputs):
     quiet = run_jsonfilter("--no-progress", "clean.json", cwd=inputs)
     default = run_jsonfilter("clean.json", cwd=inputs)
     assert quiet.stderr == default.stderr == b""
+
+
+def test_progress_on_a_named_pipe_loses_nothing(cli_env, tmp_path):
+    # Regression: sizing the inputs for the ETA opened every FILE and read its
+    # first bytes, which took them out of a pipe before the run read it.
+    data = b"".join(b'{"index":1,"total":%d}\n' % n for n in range(1, 1001))
+    fifo = tmp_path / "records"
+    os.mkfifo(fifo)
+
+    def feed():
+        with open(fifo, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    result = subprocess.run(["jsonfilter", "--progress", "-t", "0", str(fifo)], capture_output=True,
+                            env=cli_env, timeout=30)
+    writer.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(b"\n") == 1000
