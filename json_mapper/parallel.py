@@ -69,7 +69,7 @@ def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=Non
 def _run(executor, jobs, sources, out, on_error, report, counts, progress):
     writer = _InOrder(out, on_error, report, counts, progress)
     in_flight = collections.deque()
-    for number, name, kind, work in _pieces(sources):
+    for number, name, kind, work in _pieces(sources, out):
         if kind != "error":
             function = _filter_range if kind == "range" else _filter_piece
             work = executor.submit(function, work)
@@ -114,8 +114,10 @@ class _InOrder:
         self.report(error)
 
 
-def _pieces(sources):
+def _pieces(sources, out):
     """Yield (source number, name, kind, work) for every piece of work, in input order.
+
+    An input that is the regular file `out` writes to is an "error" piece, as in filter_stream.
 
     kind is "range" (work: path, start, end), "chunk" (work: bytes) or
     "error" (work: an InputError, reported in its turn).
@@ -123,7 +125,7 @@ def _pieces(sources):
     for number, source in enumerate(list(sources) or [STDIN]):
         name = display_name(source)
         try:
-            with open_input(source) as (reader, fmt):
+            with open_input(source, out) as (reader, fmt):
                 size = _plain_file_size(source, reader, fmt)
                 if size is not None:
                     for start in range(0, size, CHUNK_SIZE):

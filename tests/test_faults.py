@@ -424,15 +424,16 @@ def test_bug_closed_stdin_was_internal_error(cli_env, tmp_path):
     assert result.stdout == b'{"index": 1, "total": 1,"sum_val":2.0}\n'
 
 
+@pytest.mark.parametrize("jobs", ["", "-j 2 "], ids=["serial", "jobs_2"])
 @pytest.mark.parametrize("how,name", [("self.json", "self.json"), ("- < self.json", "<stdin>")],
                          ids=["file", "stdin"])
-def test_bug_output_appended_to_its_own_input_grew_forever(cli_env, tmp_path, how, name):
+def test_bug_output_appended_to_its_own_input_grew_forever(cli_env, tmp_path, how, name, jobs):
     # Each record written was read again and written again, until the disk was full.
     record = b'{"index": 1, "total": 1}\n'
     (tmp_path / "self.json").write_bytes(record)
     (tmp_path / "other.json").write_bytes(b'{"index": 2, "total": 1}\n')
     # The file size limit (10 MB) ends the run quickly should the bug come back.
-    result = subprocess.run(["sh", "-c", f"ulimit -f 20000; jsonfilter other.json {how} >> self.json"],
+    result = subprocess.run(["sh", "-c", f"ulimit -f 20000; jsonfilter {jobs}other.json {how} >> self.json"],
                             capture_output=True, cwd=tmp_path, env=cli_env, timeout=60)
     assert result.returncode == 2
     assert result.stderr == f"jsonfilter: {name}: input file is output file\n".encode()
