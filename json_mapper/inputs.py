@@ -22,11 +22,13 @@ CHUNK_SIZE = 1 << 20
 
 BOM = b"\xef\xbb\xbf"
 
-_FORMATS = (
-    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw)),
-    (b"BZh", "bzip2", bz2.BZ2File),
-    (b"\xfd7zXZ\x00", "xz", lzma.LZMAFile),
-)
+# Magic number, format name, and the reader that decompresses it.
+_FORMATS = {
+    b"\x1f\x8b": ("gzip", lambda raw: gzip.GzipFile(fileobj=raw)),
+    b"BZh": ("bzip2", bz2.BZ2File),
+    b"\xfd7zXZ\x00": ("xz", lzma.LZMAFile),
+}
+_OPENERS = dict(_FORMATS.values())
 
 # What a damaged compressed stream raises, by library.
 DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ValueError)
@@ -43,7 +45,7 @@ class InputError(Exception):
 
 def compression_of(head):
     """The compression format whose magic number starts `head` ("gzip", ...), or None."""
-    for magic, fmt, _ in _FORMATS:
+    for magic, (fmt, _) in _FORMATS.items():
         if head.startswith(magic):
             return fmt
     return None
@@ -94,12 +96,8 @@ def open_input(source, output=None):
             head = raw.peek(6)[:6]
         except OSError as err:  # e.g. a directory: open() works, reading does not
             raise InputError(name, err.strerror or str(err)) from None
-        for magic, fmt, opener in _FORMATS:
-            if head.startswith(magic):
-                yield opener(raw), fmt
-                break
-        else:
-            yield raw, None
+        fmt = compression_of(head)
+        yield (_OPENERS[fmt](raw) if fmt else raw), fmt
     finally:
         if close:
             raw.close()

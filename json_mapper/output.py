@@ -48,8 +48,9 @@ class LineBlockWriter:
             return
         try:
             end = os.lseek(self.fd, 0, os.SEEK_CUR)
+            status = os.fstat(self.fd)
             # Only when nothing follows our bytes: never cut another writer's lines.
-            if stat.S_ISREG(os.fstat(self.fd).st_mode) and os.fstat(self.fd).st_size == end:
+            if stat.S_ISREG(status.st_mode) and status.st_size == end:
                 os.ftruncate(self.fd, end - cut)
                 os.lseek(self.fd, end - cut, os.SEEK_SET)
         except OSError:
