@@ -205,7 +205,9 @@ def _filter(args, spec, report, counts):
 
         options["jobs"] = args.jobs
     out = LineBlockWriter(STDOUT_FD)
-    if args.progress is False or (args.progress is None and not sys.stderr.isatty()):
+    # With stderr closed (sys.stderr is None) there is nowhere to draw the line.
+    shown = sys.stderr is not None and (args.progress or (args.progress is None and sys.stderr.isatty()))
+    if not shown:
         return run_filter(args.files, out, spec, args.on_error, report, counts, **options)
     from .progress import progress_line
 

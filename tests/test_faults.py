@@ -410,6 +410,14 @@ def test_bug_closed_stderr_turned_exit_2_into_1(cli_env):
     assert result.returncode == 2
 
 
+@pytest.mark.parametrize("options", ["", "--progress", "--stats"])
+def test_bug_closed_stderr_failed_a_good_run(cli_env, options):
+    # Deciding whether to show progress asked a closed stderr if it was a
+    # terminal: the run died before reading a line, with exit 2.
+    result = _sh(cli_env, f"""printf '{{"index": 1, "total": 1}}\\n' | jsonfilter {options} 2>&-""")
+    assert (result.stdout, result.returncode) == (b'{"index": 1, "total": 1,"sum_val":2.0}\n', 0)
+
+
 def test_bug_closed_stdout_was_internal_error(cli_env):
     result = _sh(cli_env, """printf '{"index": 1, "total": 1}\\n' | jsonfilter >&-""")
     assert result.returncode == 2
