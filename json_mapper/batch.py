@@ -1,22 +1,30 @@
-"""The fast path: decide a whole chunk of lines at once with a typed decoder.
+"""The fast path: decide a whole chunk of lines at once.
 
-msgspec decodes only the fields being added up (one C call per line, no
-Python objects for the rest of the record), and only the selected lines go
-through `filter_record`, so what is written is exactly what the per-record
-path writes. msgspec is more lenient than orjson in a few places, so a chunk
-is decided here only when nothing in it could be read differently:
+Only the lines picked here go through `filter_record`, so what is written is
+exactly what the per-record path writes. There are two ways to pick them,
+tried in turn:
 
-- with records that hold nothing but the summed fields, every byte is
-  decoded, so there is nothing to screen;
-- with other fields, msgspec skips them without checking that their strings
-  are UTF-8 or that their numbers fit a double (orjson rejects both), so such
-  chunks must be valid UTF-8, hold no 3-digit exponent and no long run of
-  digits, and no line that could nest deeper than orjson allows.
+1. The native scanner (`_scan.c`, built at install where there is a C
+   compiler) reads every line once, in C, and returns the few that may be
+   selected. It vouches only for lines orjson certainly reads the same way,
+   and returns None for a chunk holding anything else.
+2. msgspec decodes only the fields being added up (one C call per line, no
+   Python objects for the rest of the record). msgspec is more lenient than
+   orjson in a few places, so a chunk is decided this way only when nothing
+   in it could be read differently:
+   - with records that hold nothing but the summed fields, every byte is
+     decoded, so there is nothing to screen;
+   - with other fields, msgspec skips them without checking that their
+     strings are UTF-8 or that their numbers fit a double (orjson rejects
+     both), so such chunks must be valid UTF-8, hold no 3-digit exponent and
+     no long run of digits, and no line that could nest deeper than orjson
+     allows.
+   Each line is decoded on its own, so a line holds exactly one value, as
+   for orjson.
 
-Each line is decoded on its own, so a line holds exactly one value, as for
-orjson. Anything else (a bad line, a blank line, a sum that is not finite,
-deep nesting) sends the whole chunk through `stream.filter_chunk`, which is always
-exact.
+Anything else (a bad line, a blank line for msgspec, a sum that is not
+finite, deep nesting) sends the whole chunk through `stream.filter_chunk`,
+which is always exact.
 """
 import math
 import operator
@@ -25,6 +33,11 @@ import msgspec
 
 from .record import BadRecord, filter_record
 from .stream import ChunkResult, filter_chunk as filter_chunk_per_record
+
+try:
+    from . import _scan
+except ImportError:  # built without a C compiler: msgspec alone
+    _scan = None
 
 # After this, digits read 0, E reads e and - reads +: an overflowing number
 # then shows one of these patterns (a double tops out near 1e308, and 99
@@ -39,10 +52,15 @@ _NEG_INF = -math.inf
 
 
 class BatchFilter:
-    """`filter_chunk` for one Spec: `BatchFilter(spec)(chunk)` gives the same ChunkResult."""
+    """`filter_chunk` for one Spec: `BatchFilter(spec)(chunk)` gives the same ChunkResult.
 
-    def __init__(self, spec):
+    `native=False` leaves the native scanner out (the tests compare the two ways).
+    """
+
+    def __init__(self, spec, native=True):
         self.spec = spec
+        self._native = native and _scan is not None
+        self._keys = tuple(name.encode("utf-8") for name in spec.fields)
         # Attribute names are generated (any string may be a JSON field name);
         # `rename` maps them back to the names in the data.
         names = list(dict.fromkeys(spec.fields))
@@ -77,8 +95,15 @@ class BatchFilter:
 
     def fast(self, chunk):
         """The ChunkResult, or None when this chunk needs the per-record path."""
+        if self._native:
+            found = _scan.candidates(chunk, self._keys, self.spec.threshold)
+            if found is not None:
+                lines, candidates = found
+                selected = _exact(candidates, self.spec)
+                return None if selected is None else ChunkResult(lines, selected, [])
         if not self.usable:
             return None
+        chunk = bytes(chunk)  # a memoryview from the ring of -j
         lines = chunk.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
@@ -103,18 +128,23 @@ class BatchFilter:
         # infinity makes the plain sum of sums not finite) and none selected.
         if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
             return []
-        selected = []
-        for i, total in enumerate(totals):
-            # Not (finite and at most the threshold): selected, or a sum that
-            # is not finite, which filter_record turns into a bad record.
-            if not _NEG_INF < total <= threshold:
-                try:
-                    out = filter_record(lines[i], self.spec)
-                except BadRecord:
-                    return None
-                if out is not None:
-                    selected.append(out)
-        return selected
+        # Not (finite and at most the threshold): selected, or a sum that is
+        # not finite, which filter_record turns into a bad record.
+        return _exact([lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold],
+                      self.spec)
+
+
+def _exact(candidates, spec):
+    """The output lines of the candidates filter_record selects, or None if one is bad."""
+    selected = []
+    for line in candidates:
+        try:
+            out = filter_record(line, spec)
+        except BadRecord:
+            return None
+        if out is not None:
+            selected.append(out)
+    return selected
 
 
 def _decode_each(decoder, lines):

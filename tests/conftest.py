@@ -5,6 +5,7 @@
 asserted together. `require` finds an outside program: without it a test
 skips when run by hand, and fails under CI (CI=true), where .ci/run installs it.
 """
+import importlib
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ def require(program):
 def require_module(name):
     """Import and return a Python module; skip without it, except under CI."""
     try:
-        return __import__(name)
+        return importlib.import_module(name)
     except ImportError:
         message = f"Python package {name} is not installed"
         if UNDER_CI:

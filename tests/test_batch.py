@@ -2,7 +2,8 @@
 
 The per-record path is the definition; on any input at all the fast path must
 give the same ChunkResult: the same lines count, the same selected output
-bytes, the same bad records with the same reasons.
+bytes, the same bad records with the same reasons. Both of its ways are
+checked: with the native scanner first, and with msgspec alone.
 """
 import io
 import string
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from json_mapper import batch as batch_module
 from json_mapper.batch import BatchFilter
 from json_mapper.record import Spec
 from json_mapper.stream import filter_chunk, filter_stream
@@ -25,9 +27,10 @@ ONE_LINE_FILES = [p for p in SUITE_FILES if b"\n" not in p.read_bytes().rstrip(b
 
 
 def same(chunk, spec=Spec()):
-    """Assert both paths agree on `chunk`, with a fresh and a warmed-up BatchFilter."""
+    """Assert both paths agree on `chunk`, with a fresh and a warmed-up BatchFilter, native or not."""
     expected = filter_chunk(chunk, spec)
-    for batch in (BatchFilter(spec), _opened(BatchFilter(spec))):
+    for batch in (BatchFilter(spec), _opened(BatchFilter(spec)), BatchFilter(spec, native=False),
+                  _opened(BatchFilter(spec, native=False))):
         got = batch(chunk)
         assert (got.lines, got.selected, got.bad) == (expected.lines, expected.selected, expected.bad)
     return expected
