@@ -114,12 +114,12 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
     pending = []  # pieces of a line not yet ended
     first = True
     while True:
-        data = _read(reader, chunk_size, name, fmt)
+        data = read_some(reader, chunk_size, name, fmt)
         if first:
             first = False
             # A pipe may hand over the BOM in pieces; read until it is whole.
             while data and len(data) < len(BOM) and BOM.startswith(data):
-                more = _read(reader, len(BOM) - len(data), name, fmt)
+                more = read_some(reader, len(BOM) - len(data), name, fmt)
                 if not more:
                     break
                 data += more
@@ -145,9 +145,35 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
         yield b"".join(pending)
 
 
-def _read(reader, size, name, fmt):
-    try:
+def read_some(reader, size, name, fmt):
+    with _read_errors(name, fmt):
         return reader.read1(size)
+
+
+def read_into(reader, view, name, fmt=None):
+    """Fill the writable buffer `view` from `reader`; return the number of bytes read.
+
+    Fewer than len(view) means the input has ended. Raises InputError as
+    read_chunks does.
+    """
+    got = 0
+    with _read_errors(name, fmt):
+        while got < len(view):
+            # One read at a time, each back in Python: a loop of reads inside
+            # readinto() would not see a Ctrl-C that arrived between two of
+            # them, and would wait for more input before stopping.
+            n = reader.readinto1(view[got:])
+            if not n:
+                break
+            got += n
+    return got
+
+
+@contextlib.contextmanager
+def _read_errors(name, fmt):
+    """Read errors and damaged compressed data, as InputError."""
+    try:
+        yield
     except DECOMPRESSION_ERRORS as err:
         raise InputError(name, f"corrupt {fmt} data: {err}") from None
     except OSError as err:

@@ -1,15 +1,17 @@
 """`-j N`: the same filtering in N worker processes, written in input order.
 
-Work is cut into pieces of about a chunk each. A plain regular file is cut
-into byte ranges that the workers read themselves; anything else (stdin, a
-pipe, compressed data) is read here, by one reader, and its chunks are handed
-out. Results are written strictly in the order the pieces were made, through
+Work is cut into pieces. A plain regular file is cut into byte ranges that
+the workers read themselves; anything else (stdin, a pipe, compressed data)
+is read here, by one reader, into a ring of slots in memory shared with the
+workers, so a piece is handed over as a slot number and a length, never
+copied. Results are written strictly in the order the pieces were made, through
 the same `stream.write_result` as the one-process path, so the output, the
 messages and their FILE:LINE are the same whatever N is. At most a few pieces
 per worker are in flight, so memory stays flat whatever the input size.
 """
 import collections
 import concurrent.futures
+import mmap
 import multiprocessing
 import os
 import signal
@@ -17,13 +19,18 @@ import stat
 import time
 from concurrent.futures.process import BrokenProcessPool
 
-from .inputs import BOM, CHUNK_SIZE, STDIN, InputError, display_name, open_input, read_chunks
+from .inputs import BOM, CHUNK_SIZE, STDIN, InputError, display_name, open_input, read_chunks, read_into, read_some
 from .record import DEFAULT_SPEC
-from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, write_result
+from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, joined, write_result
 
 # Pieces in flight per worker: enough to keep every worker busy while the
 # results of the others are written.
-PIECES_PER_WORKER = 4
+PIECES_PER_WORKER = 2
+# A piece much larger than a chunk keeps the cost of handing it out small
+# next to the work (the native scanner filters 1 MiB in about a millisecond);
+# a worker still reads and filters its piece chunk by chunk.
+RANGE_SIZE = 8 << 20
+SLOT_SIZE = 4 << 20  # a slot of the ring (see _Ring)
 
 
 def cpu_count():
@@ -49,13 +56,17 @@ def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=Non
         return filter_stream(sources, out, spec, on_error, report, counts, fast=fast, progress=progress)
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
-    methods = multiprocessing.get_all_start_methods()
-    # fork starts a worker in milliseconds; elsewhere the default still works.
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    # fork starts a worker in milliseconds, and the workers inherit the ring
+    # of shared memory; elsewhere the default start method still works, and
+    # the pieces read here are handed over as bytes.
+    forked = "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if forked else None)
+    # One slot more than there can be pieces in flight: the slot being filled.
+    ring = _Ring(jobs * PIECES_PER_WORKER + 1) if forked else None
     executor = concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(spec, fast))
+        jobs, mp_context=context, initializer=_start_worker, initargs=(spec, fast, ring and ring.memory))
     try:
-        _run(executor, jobs, sources, out, on_error, report, counts, progress)
+        _run(executor, jobs, sources, out, on_error, report, counts, progress, ring)
     except BrokenProcessPool:  # from submit() or result(): a worker was killed
         raise WorkerDied("a worker process died; the output is incomplete") from None
     finally:
@@ -66,13 +77,18 @@ def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=Non
     return counts
 
 
-def _run(executor, jobs, sources, out, on_error, report, counts, progress):
+_WORKER_FUNCTIONS = {}  # filled in below: kind of piece -> the function a worker runs
+
+
+def _run(executor, jobs, sources, out, on_error, report, counts, progress, ring):
     writer = _InOrder(out, on_error, report, counts, progress)
     in_flight = collections.deque()
-    for number, name, kind, work in _pieces(sources, out):
+    # The ring's slots are reused in turn: a slot is filled again only once
+    # the piece it held has been written, as at most jobs * PIECES_PER_WORKER
+    # pieces are in flight when the next one is read.
+    for number, name, kind, work in _pieces(sources, out, jobs, ring):
         if kind != "error":
-            function = _filter_range if kind == "range" else _filter_piece
-            work = executor.submit(function, work)
+            work = executor.submit(_WORKER_FUNCTIONS[kind], work)
         in_flight.append((number, name, kind, work))
         if len(in_flight) > jobs * PIECES_PER_WORKER:
             writer.finish(*in_flight.popleft())
@@ -114,13 +130,14 @@ class _InOrder:
         self.report(error)
 
 
-def _pieces(sources, out):
+def _pieces(sources, out, jobs, ring=None):
     """Yield (source number, name, kind, work) for every piece of work, in input order.
 
     An input that is the regular file `out` writes to is an "error" piece, as in filter_stream.
 
-    kind is "range" (work: path, start, end), "chunk" (work: bytes) or
-    "error" (work: an InputError, reported in its turn).
+    kind is "range" (work: path, name, start, end), "slot" (work: offset and
+    length in the ring), "chunk" (work: bytes) or "error" (work: an
+    InputError, reported in its turn).
     """
     for number, source in enumerate(list(sources) or [STDIN]):
         name = display_name(source)
@@ -128,13 +145,85 @@ def _pieces(sources, out):
             with open_input(source, out) as (reader, fmt):
                 size = _plain_file_size(source, reader, fmt)
                 if size is not None:
-                    for start in range(0, size, CHUNK_SIZE):
-                        yield number, name, "range", (source, name, start, min(start + CHUNK_SIZE, size))
+                    step = max(CHUNK_SIZE, min(RANGE_SIZE, -(-size // jobs)))
+                    for start in range(0, size, step):
+                        yield number, name, "range", (source, name, start, min(start + step, size))
+                elif ring:
+                    for kind, work in ring.pieces(reader, name, fmt):
+                        yield number, name, kind, work
                 else:
                     for chunk in _gathered(read_chunks(reader, name, fmt)):
                         yield number, name, "chunk", chunk
         except InputError as err:
             yield number, name, "error", err
+
+
+class _Ring:
+    """Slots of shared memory that the reader fills with whole lines, in turn."""
+
+    def __init__(self, slots, slot_size=None):
+        self.slots, self.slot_size = slots, slot_size or SLOT_SIZE
+        # Anonymous and shared: inherited by the forked workers, and its
+        # pages are only used once written. It is unmapped when the last
+        # view of it goes, which may be after a run ends on an exception
+        # (its traceback holds the reader's frame).
+        self.memory = mmap.mmap(-1, slots * self.slot_size)
+        self.view = memoryview(self.memory)
+        self.turn = 0
+
+    def pieces(self, reader, name, fmt):
+        """Yield ("slot", (offset, length)) for whole lines read into the next slot.
+
+        A line longer than a slot comes as ("chunk", bytes). The input's
+        BOM is dropped, as read_chunks drops it. Raises InputError as read_chunks does.
+        """
+        tail = b""  # the start of a line, read into the slot before
+        first = True
+        while True:
+            # The turn moves on only when a slot is handed out, so the pieces
+            # in flight always hold the slots of the last turns.
+            offset = self.slot_size * (self.turn % self.slots)
+            slot = self.view[offset:offset + self.slot_size]
+            slot[:len(tail)] = tail
+            filled = len(tail) + read_into(reader, slot[len(tail):], name, fmt)
+            start = 0
+            if first:
+                first = False
+                if slot[:len(BOM)] == BOM:
+                    start = len(BOM)
+            if filled < self.slot_size:  # the end of the input
+                if filled > start:
+                    self.turn += 1
+                    yield "slot", (offset + start, filled - start)
+                return
+            cut = self.memory.rfind(b"\n", offset + start, offset + filled) + 1 - offset
+            if cut > 0:
+                tail = bytes(slot[cut:filled])
+                self.turn += 1
+                yield "slot", (offset + start, cut - start)
+            else:
+                # A line longer than a slot: read on to its end.
+                line, tail = _rest_of_line(bytes(slot[start:filled]), reader, name, fmt, self.slot_size)
+                yield "chunk", line
+                if tail is None:
+                    return
+
+
+def _rest_of_line(head, reader, name, fmt, size):
+    """(the line that starts with `head`, what was read after it, or None at the end of the input).
+
+    Reads `size` bytes at most at a time, so what comes after the line fits in a slot.
+    """
+    parts = [head]
+    while True:
+        more = read_some(reader, size, name, fmt)
+        if not more:
+            return b"".join(parts), None
+        cut = more.find(b"\n") + 1
+        if cut:
+            parts.append(more[:cut])
+            return b"".join(parts), more[cut:]
+        parts.append(more)
 
 
 def _gathered(chunks):
@@ -164,12 +253,13 @@ def _plain_file_size(source, reader, fmt):
     return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
-# In each worker process: the chunk filter for the run's Spec.
+# In each worker process: the chunk filter for the run's Spec, and the ring.
 _chunk_filter = None
+_ring = None
 
 
-def _start_worker(spec, fast):
-    global _chunk_filter
+def _start_worker(spec, fast, ring_memory):
+    global _chunk_filter, _ring
     # Ctrl-C reaches the whole process group; the main process alone handles
     # it, so a worker never prints a traceback or stops half way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -177,15 +267,24 @@ def _start_worker(spec, fast):
     # told to stop just stops.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _chunk_filter = chunk_filter_for(spec, fast)
+    _ring = ring_memory and memoryview(ring_memory)
 
 
 def _filter_piece(chunk):
     return len(chunk), _chunk_filter(chunk)
 
 
+def _filter_slot(work):
+    offset, length = work
+    with _ring[offset:offset + length] as chunk:
+        return length, _chunk_filter(chunk)
+
+
 def _filter_range(work):
     """Filter the lines that start in [start, end) of a file: (bytes read, ChunkResult or InputError)."""
     path, name, start, end = work
+    results = []
+    size = 0
     try:
         with open(path, "rb") as f:
             if start:
@@ -194,13 +293,21 @@ def _filter_range(work):
                 f.seek(start - 1)
                 f.readline()
             at = f.tell()
-            if at >= end:
-                return 0, _chunk_filter(b"")
-            chunk = f.read(end - at)
-            if not chunk.endswith(b"\n"):
-                chunk += f.readline()
+            # Chunk by chunk, so that a worker's memory does not grow with the range.
+            while at < end:
+                chunk = f.read(min(CHUNK_SIZE, end - at))
+                if not chunk:  # the file is shorter than it was
+                    break
+                if not chunk.endswith(b"\n"):
+                    chunk += f.readline()
+                if at == 0 and chunk.startswith(BOM):
+                    chunk = chunk[len(BOM):]
+                at = f.tell()
+                size += len(chunk)
+                results.append(_chunk_filter(chunk))
     except OSError as err:
         return 0, InputError(name, f"read error: {err.strerror or err}")
-    if at == 0 and chunk.startswith(BOM):
-        chunk = chunk[len(BOM):]
-    return len(chunk), _chunk_filter(chunk)
+    return size, joined(results) if results else _chunk_filter(b"")
+
+
+_WORKER_FUNCTIONS.update(range=_filter_range, slot=_filter_slot, chunk=_filter_piece)

@@ -27,9 +27,23 @@ class ChunkResult:
     bad: list
 
 
+def joined(results):
+    """One ChunkResult for the results of consecutive chunks."""
+    if len(results) == 1:
+        return results[0]
+    lines = 0
+    selected = []
+    bad = []
+    for result in results:
+        bad += [(lines + index, reason, len(selected) + before) for index, reason, before in result.bad]
+        selected += result.selected
+        lines += result.lines
+    return ChunkResult(lines, selected, bad)
+
+
 def filter_chunk(chunk, spec=DEFAULT_SPEC):
-    """Run `filter_record` over every line of `chunk` (bytes of whole lines)."""
-    lines = chunk.split(b"\n")
+    """Run `filter_record` over every line of `chunk` (bytes, or any buffer, of whole lines)."""
+    lines = bytes(chunk).split(b"\n")
     if lines[-1] == b"":
         lines.pop()
     selected = []

@@ -102,17 +102,60 @@ def test_any_cut_into_ranges_gives_the_same_output(lines, piece, bom, on_error, 
     path = tmp_path / "in.json"
     path.write_bytes((BOM if bom else b"") + b"\n".join(lines))
     monkeypatch.setattr(parallel, "CHUNK_SIZE", piece)
+    monkeypatch.setattr(parallel, "RANGE_SIZE", piece * 3)
+    assert _agree([str(path)], on_error)
+
+
+def _agree(sources, on_error):
+    """Whether filter_parallel and filter_stream give the same output, reports and counts."""
     runs = []
     for run in (filter_stream, lambda *a, **k: parallel.filter_parallel(*a, jobs=2, **k)):
         out = io.BytesIO()
         reports = []
         try:
-            counts = run([str(path)], out, Spec(), on_error, reports.append)
+            counts = run(sources, out, Spec(), on_error, reports.append)
             outcome = (counts.lines_read, counts.records_written, counts.bad_records, counts.bytes_read)
         except ValueError as err:
             outcome = (err.reason, err.lineno)
         runs.append((out.getvalue(), [(r.reason, r.lineno) for r in reports], outcome))
     assert runs[0] == runs[1]
+    return True
+
+
+# What one reader reads (stdin, a pipe, compressed data) goes through the ring
+# of shared slots: slots of any size, lines longer than a slot, a BOM.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.sampled_from([b'{"index":1,"total":1}', b'{"index":0.5,"total":0.25}', b"",
+                                       b"bad", b'{"index":1,"total":1,"note":"a\\nb \xc3\xa9"}',
+                                       b'{"index":1.5,"total":0.5,"x":[' + b"1," * 40 + b"1]}"]),
+                      max_size=60),
+       slot=st.integers(1, 200), bom=st.booleans(), on_error=st.sampled_from(["warn", "fail"]),
+       final_newline=st.booleans())
+def test_any_slot_size_gives_the_same_output(lines, slot, bom, on_error, final_newline, tmp_path, monkeypatch):
+    path = tmp_path / "in.json.gz"
+    path.write_bytes(gzip.compress((BOM if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline else b"")))
+    empty = tmp_path / "empty.json.gz"
+    empty.write_bytes(gzip.compress(b""))
+    monkeypatch.setattr(parallel, "SLOT_SIZE", slot)
+    assert _agree([str(path), str(empty), str(empty), str(empty), str(empty), str(path)], on_error)
+
+
+def test_the_ring_hands_out_whole_lines_in_turn():
+    ring = parallel._Ring(3, slot_size=8)
+    data = BOM + b"ab\ncd\n" + b"x" * 20 + b"\nefg\nh"
+    pieces = []
+    for kind, work in ring.pieces(io.BufferedReader(io.BytesIO(data)), "t", None):
+        if kind == "slot":
+            offset, length = work
+            work = (offset // 8, bytes(ring.view[offset:offset + length]))
+        pieces.append((kind, work))
+    # The turn moves on only when a slot is handed out: the long line's slot is used again.
+    assert pieces == [("slot", (0, b"ab\n")), ("slot", (1, b"cd\n")), ("chunk", b"x" * 20 + b"\n"),
+                      ("slot", (2, b"efg\nh"))]
+    assert list(ring.pieces(io.BufferedReader(io.BytesIO(b"")), "empty", None)) == []
+    assert ring.turn == 3
+    assert [kind for kind, _ in ring.pieces(io.BufferedReader(io.BytesIO(b"i\n")), "u", None)] == ["slot"]
+    assert ring.turn == 4
 
 
 def _children(pid):
