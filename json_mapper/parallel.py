@@ -26,11 +26,15 @@ from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter
 # Pieces in flight per worker: enough to keep every worker busy while the
 # results of the others are written.
 PIECES_PER_WORKER = 2
-# A piece much larger than a chunk keeps the cost of handing it out small
-# next to the work (the native scanner filters 1 MiB in about a millisecond);
-# a worker still reads and filters its piece chunk by chunk.
-RANGE_SIZE = 8 << 20
-SLOT_SIZE = 4 << 20  # a slot of the ring (see _Ring)
+# Pieces start at a chunk and grow up to MAX_PIECE while little is selected:
+# a large piece keeps the cost of handing it out small next to the work (the
+# native scanner filters 1 MiB in about a millisecond), and a worker still
+# filters it chunk by chunk. The more is selected, the smaller the pieces
+# (about OUTPUT_BUDGET of output each), so the results waiting to be
+# written stay small whatever the data.
+MAX_PIECE = 8 << 20
+OUTPUT_BUDGET = 1 << 20
+SLOT_SIZE = MAX_PIECE // 2  # a slot of the ring (see _Ring); a piece read by one reader is at most this
 
 
 def cpu_count():
@@ -81,12 +85,13 @@ _WORKER_FUNCTIONS = {}  # filled in below: kind of piece -> the function a worke
 
 
 def _run(executor, jobs, sources, out, on_error, report, counts, progress, ring):
-    writer = _InOrder(out, on_error, report, counts, progress)
+    sizes = _PieceSizes()
+    writer = _InOrder(out, on_error, report, counts, progress, sizes)
     in_flight = collections.deque()
     # The ring's slots are reused in turn: a slot is filled again only once
     # the piece it held has been written, as at most jobs * PIECES_PER_WORKER
     # pieces are in flight when the next one is read.
-    for number, name, kind, work in _pieces(sources, out, jobs, ring):
+    for number, name, kind, work in _pieces(sources, out, sizes, ring):
         if kind != "error":
             work = executor.submit(_WORKER_FUNCTIONS[kind], work)
         in_flight.append((number, name, kind, work))
@@ -96,12 +101,24 @@ def _run(executor, jobs, sources, out, on_error, report, counts, progress, ring)
         writer.finish(*in_flight.popleft())
 
 
+class _PieceSizes:
+    """The size of the next piece, from how much of the last one was selected."""
+
+    def __init__(self):
+        self.next = CHUNK_SIZE
+
+    def written(self, size, result):
+        output = sum(map(len, result.selected)) + len(result.selected)
+        if size:
+            self.next = int(max(CHUNK_SIZE, min(MAX_PIECE, OUTPUT_BUDGET * size / max(output, 1))))
+
+
 class _InOrder:
     """Writes the pieces' results in their turn, counting lines per input."""
 
-    def __init__(self, out, on_error, report, counts, progress):
+    def __init__(self, out, on_error, report, counts, progress, sizes):
         self.out, self.on_error, self.report = out, on_error, report
-        self.counts, self.progress = counts, progress
+        self.counts, self.progress, self.sizes = counts, progress, sizes
         self.source = None  # the input being written
         self.lineno = 0  # its lines so far
         self.unreadable = None  # an input that failed part way: the rest of it is dropped
@@ -119,6 +136,7 @@ class _InOrder:
             self._unreadable(number, result)
             return
         self.counts.bytes_read += size
+        self.sizes.written(size, result)
         self.lineno += write_result(result, name, self.lineno, self.out, self.on_error,
                                     self.report, self.counts)
         if self.progress:
@@ -130,7 +148,7 @@ class _InOrder:
         self.report(error)
 
 
-def _pieces(sources, out, jobs, ring=None):
+def _pieces(sources, out, sizes, ring=None):
     """Yield (source number, name, kind, work) for every piece of work, in input order.
 
     An input that is the regular file `out` writes to is an "error" piece, as in filter_stream.
@@ -145,11 +163,13 @@ def _pieces(sources, out, jobs, ring=None):
             with open_input(source, out) as (reader, fmt):
                 size = _plain_file_size(source, reader, fmt)
                 if size is not None:
-                    step = max(CHUNK_SIZE, min(RANGE_SIZE, -(-size // jobs)))
-                    for start in range(0, size, step):
-                        yield number, name, "range", (source, name, start, min(start + step, size))
+                    start = 0
+                    while start < size:
+                        end = min(start + sizes.next, size)
+                        yield number, name, "range", (source, name, start, end)
+                        start = end
                 elif ring:
-                    for kind, work in ring.pieces(reader, name, fmt):
+                    for kind, work in ring.pieces(reader, name, fmt, sizes):
                         yield number, name, kind, work
                 else:
                     for chunk in _gathered(read_chunks(reader, name, fmt)):
@@ -171,8 +191,10 @@ class _Ring:
         self.view = memoryview(self.memory)
         self.turn = 0
 
-    def pieces(self, reader, name, fmt):
+    def pieces(self, reader, name, fmt, sizes=None):
         """Yield ("slot", (offset, length)) for whole lines read into the next slot.
+
+        A slot is filled up to sizes.next bytes (a _PieceSizes), or whole.
 
         A line longer than a slot comes as ("chunk", bytes). The input's
         BOM is dropped, as read_chunks drops it. Raises InputError as read_chunks does.
@@ -183,7 +205,8 @@ class _Ring:
             # The turn moves on only when a slot is handed out, so the pieces
             # in flight always hold the slots of the last turns.
             offset = self.slot_size * (self.turn % self.slots)
-            slot = self.view[offset:offset + self.slot_size]
+            wanted = min(self.slot_size, sizes.next) if sizes else self.slot_size
+            slot = self.view[offset:offset + max(wanted, len(tail) + 1)]
             slot[:len(tail)] = tail
             filled = len(tail) + read_into(reader, slot[len(tail):], name, fmt)
             start = 0
@@ -191,7 +214,7 @@ class _Ring:
                 first = False
                 if slot[:len(BOM)] == BOM:
                     start = len(BOM)
-            if filled < self.slot_size:  # the end of the input
+            if filled < len(slot):  # the end of the input
                 if filled > start:
                     self.turn += 1
                     yield "slot", (offset + start, filled - start)
@@ -203,7 +226,7 @@ class _Ring:
                 yield "slot", (offset + start, cut - start)
             else:
                 # A line longer than a slot: read on to its end.
-                line, tail = _rest_of_line(bytes(slot[start:filled]), reader, name, fmt, self.slot_size)
+                line, tail = _rest_of_line(bytes(slot[start:filled]), reader, name, fmt, len(slot))
                 yield "chunk", line
                 if tail is None:
                     return

@@ -102,7 +102,7 @@ def test_any_cut_into_ranges_gives_the_same_output(lines, piece, bom, on_error, 
     path = tmp_path / "in.json"
     path.write_bytes((BOM if bom else b"") + b"\n".join(lines))
     monkeypatch.setattr(parallel, "CHUNK_SIZE", piece)
-    monkeypatch.setattr(parallel, "RANGE_SIZE", piece * 3)
+    monkeypatch.setattr(parallel, "MAX_PIECE", piece * 3)
     assert _agree([str(path)], on_error)
 
 
