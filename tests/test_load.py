@@ -16,7 +16,7 @@ SIZE = int(float(os.environ.get("JSONFILTER_LOAD_BYTES", 2e9)))
 THRESHOLD = 1.5
 MAX_RSS_KB = 64 * 1024
 
-# Writes SIZE bytes of records built from 16 blocks picked at random, then
+# Writes a given number of bytes of records built from 16 blocks picked at random, then
 # prints on stderr how many lines and selected records it wrote, and the
 # clock time at each thirtieth of the bytes (a write blocks until the reader
 # has taken what came before, so this measures consumption).
@@ -70,12 +70,16 @@ def high_water_kb(pid):
     return peak
 
 
-@pytest.mark.parametrize("jobs", [pytest.param([], id="serial"),
-                                  pytest.param(["-j", "0"], id="jobs_0")])
-def test_gigabytes_on_the_fly(cli_env, tmp_path, jobs):
-    generator = subprocess.Popen([sys.executable, "-c", GENERATOR, str(SIZE), str(THRESHOLD)],
+@pytest.mark.parametrize("jobs, threshold, size", [
+    pytest.param([], THRESHOLD, SIZE, id="serial"),
+    pytest.param(["-j", "0"], THRESHOLD, SIZE, id="jobs_0"),
+    # Every record selected: what waits to be written is the most it can be.
+    pytest.param(["-j", "0"], -1.0, SIZE // 4, id="jobs_0_all_selected"),
+])
+def test_gigabytes_on_the_fly(cli_env, tmp_path, jobs, threshold, size):
+    generator = subprocess.Popen([sys.executable, "-c", GENERATOR, str(size), str(threshold)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    proc = subprocess.Popen(["jsonfilter", "-t", str(THRESHOLD), *jobs], stdin=generator.stdout,
+    proc = subprocess.Popen(["jsonfilter", "-t", str(threshold), *jobs], stdin=generator.stdout,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
     generator.stdout.close()
     records = 0
@@ -101,11 +105,10 @@ def test_gigabytes_on_the_fly(cli_env, tmp_path, jobs):
     assert records == selected
     # Peak memory does not grow with the input.
     assert 0 < peak_kb <= MAX_RSS_KB
-    # Throughput does not decay: the last third of the bytes takes at most
-    # three times as long as the first (a generous bound on a shared machine).
+    # Whether throughput holds up is reported, not asserted (no timing in
+    # tests): the last third of the bytes against the first.
     first_third = marks[10] - marks[0]
     last_third = marks[30] - marks[20]
-    assert last_third <= 3 * first_third
     print(f"\nload {' '.join(jobs) or 'serial'}: {written / 1e9:.2f} GB, {lines} lines, "
           f"{selected} selected, peak RSS {peak_kb / 1024:.1f} MB, "
           f"{written / 1e6 / (marks[30] - marks[0]):.0f} MB/s, "
