@@ -35,6 +35,7 @@ PIECES_PER_WORKER = 2
 MAX_PIECE = 8 << 20
 OUTPUT_BUDGET = 1 << 20
 SLOT_SIZE = MAX_PIECE // 2  # a slot of the ring (see _Ring); a piece read by one reader is at most this
+RING_SIZE = 32 << 20  # the most the ring's slots take together, however many workers
 
 
 def cpu_count():
@@ -182,7 +183,8 @@ class _Ring:
     """Slots of shared memory that the reader fills with whole lines, in turn."""
 
     def __init__(self, slots, slot_size=None):
-        self.slots, self.slot_size = slots, slot_size or SLOT_SIZE
+        self.slots = slots
+        self.slot_size = max(slot_size or max(CHUNK_SIZE, min(SLOT_SIZE, RING_SIZE // slots)), len(BOM) + 1)
         # Anonymous and shared: inherited by the forked workers, and its
         # pages are only used once written. It is unmapped when the last
         # view of it goes, which may be after a run ends on an exception
@@ -206,7 +208,8 @@ class _Ring:
             # in flight always hold the slots of the last turns.
             offset = self.slot_size * (self.turn % self.slots)
             wanted = min(self.slot_size, sizes.next) if sizes else self.slot_size
-            slot = self.view[offset:offset + max(wanted, len(tail) + 1)]
+            # Room for a BOM and a byte after it, so the first read shows whether there is one.
+            slot = self.view[offset:offset + max(wanted, len(tail) + 1, len(BOM) + 1)]
             slot[:len(tail)] = tail
             filled = len(tail) + read_into(reader, slot[len(tail):], name, fmt)
             start = 0

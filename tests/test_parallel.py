@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from json_mapper import datagen, parallel
 from json_mapper.record import Spec
-from json_mapper.stream import filter_stream
+from json_mapper.stream import ChunkResult, filter_stream
 
 BOM = b"\xef\xbb\xbf"
 
@@ -137,7 +137,26 @@ def test_any_slot_size_gives_the_same_output(lines, slot, bom, on_error, final_n
     empty = tmp_path / "empty.json.gz"
     empty.write_bytes(gzip.compress(b""))
     monkeypatch.setattr(parallel, "SLOT_SIZE", slot)
+    monkeypatch.setattr(parallel, "CHUNK_SIZE", 1)  # the smallest slot and piece
     assert _agree([str(path), str(empty), str(empty), str(empty), str(empty), str(path)], on_error)
+
+
+def test_the_ring_stays_small_however_many_workers():
+    assert parallel._Ring(5).slot_size == parallel.SLOT_SIZE
+    many = parallel._Ring(64 * parallel.PIECES_PER_WORKER + 1)
+    assert many.slot_size == parallel.CHUNK_SIZE
+    assert parallel._Ring(9).slots * parallel._Ring(9).slot_size <= parallel.RING_SIZE
+
+
+def test_pieces_shrink_as_more_is_selected():
+    sizes = parallel._PieceSizes()
+    assert sizes.next == parallel.CHUNK_SIZE  # nothing known yet
+    sizes.written(8 << 20, ChunkResult(100_000, [b"x" * 60] * 10, []))
+    assert sizes.next == parallel.MAX_PIECE
+    sizes.written(8 << 20, ChunkResult(100_000, [b"x" * 90] * 100_000, []))  # more out than in
+    assert sizes.next == parallel.CHUNK_SIZE
+    sizes.written(4 << 20, ChunkResult(70_000, [b"x" * 60] * 40_000, []))
+    assert parallel.CHUNK_SIZE < sizes.next < parallel.MAX_PIECE
 
 
 def test_the_ring_hands_out_whole_lines_in_turn():
