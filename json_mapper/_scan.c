@@ -273,6 +273,18 @@ static ptr literal_end(ptr p, ptr end, const char *word, size_t n)
     return p + n;
 }
 
+/* After a member or an element at p: past the comma and the space after it,
+ * or past the closing bracket `close` (then p[-1] is it), or NULL. */
+static ptr next_item(ptr p, ptr end, unsigned char close)
+{
+    p = skip_ws(p, end);
+    if (p < end && *p == ',')
+        return skip_ws(p + 1, end);
+    if (p < end && *p == close)
+        return p + 1;
+    return NULL;
+}
+
 /* Past the object at p, or NULL. At the top level (depth 1) the summed
  * fields are looked for. */
 static ptr object_end(Scan *s, ptr p, int depth)
@@ -319,16 +331,8 @@ static ptr object_end(Scan *s, ptr p, int depth)
         } else {
             p = value_end(s, p, depth);
         }
-        if (p == NULL)
-            return NULL;
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') {
-            p = skip_ws(p + 1, end);
-            continue;
-        }
-        if (p < end && *p == '}')
-            return p + 1;
-        return NULL;
+        if (p == NULL || (p = next_item(p, end, '}')) == NULL || p[-1] == '}')
+            return p;
     }
 }
 
@@ -340,16 +344,8 @@ static ptr array_end(Scan *s, ptr p, int depth)
         return p + 1;
     for (;;) {
         p = value_end(s, p, depth);
-        if (p == NULL)
-            return NULL;
-        p = skip_ws(p, end);
-        if (p < end && *p == ',') {
-            p = skip_ws(p + 1, end);
-            continue;
-        }
-        if (p < end && *p == ']')
-            return p + 1;
-        return NULL;
+        if (p == NULL || (p = next_item(p, end, ']')) == NULL || p[-1] == ']')
+            return p;
     }
 }
 
