@@ -145,7 +145,8 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
         yield b"".join(pending)
 
 
-def read_some(reader, size, name, fmt):
+def read_some(reader, size, name, fmt=None):
+    """At most `size` bytes from one read of `reader` (b"" at its end); raises InputError as read_chunks does."""
     with _read_errors(name, fmt):
         return reader.read1(size)
 

@@ -82,9 +82,6 @@ def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=Non
     return counts
 
 
-_WORKER_FUNCTIONS = {}  # filled in below: kind of piece -> the function a worker runs
-
-
 def _run(executor, jobs, sources, out, on_error, report, counts, progress, ring):
     sizes = _PieceSizes()
     writer = _InOrder(out, on_error, report, counts, progress, sizes)
@@ -184,7 +181,8 @@ class _Ring:
 
     def __init__(self, slots, slot_size=None):
         self.slots = slots
-        self.slot_size = max(slot_size or max(CHUNK_SIZE, min(SLOT_SIZE, RING_SIZE // slots)), len(BOM) + 1)
+        size = slot_size or max(CHUNK_SIZE, min(SLOT_SIZE, RING_SIZE // slots))
+        self.slot_size = max(size, len(BOM) + 1)  # a first read always shows a whole BOM
         # Anonymous and shared: inherited by the forked workers, and its
         # pages are only used once written. It is unmapped when the last
         # view of it goes, which may be after a run ends on an exception
@@ -196,10 +194,9 @@ class _Ring:
     def pieces(self, reader, name, fmt, sizes=None):
         """Yield ("slot", (offset, length)) for whole lines read into the next slot.
 
-        A slot is filled up to sizes.next bytes (a _PieceSizes), or whole.
-
-        A line longer than a slot comes as ("chunk", bytes). The input's
-        BOM is dropped, as read_chunks drops it. Raises InputError as read_chunks does.
+        A slot is filled up to sizes.next bytes (a _PieceSizes), or whole. A
+        line longer than a slot comes as ("chunk", bytes). The input's BOM is
+        dropped, as read_chunks drops it. Raises InputError as read_chunks does.
         """
         tail = b""  # the start of a line, read into the slot before
         first = True
@@ -336,4 +333,5 @@ def _filter_range(work):
     return size, joined(results) if results else _chunk_filter(b"")
 
 
-_WORKER_FUNCTIONS.update(range=_filter_range, slot=_filter_slot, chunk=_filter_piece)
+# The function a worker runs for each kind of piece.
+_WORKER_FUNCTIONS = {"range": _filter_range, "slot": _filter_slot, "chunk": _filter_piece}

@@ -141,6 +141,14 @@ def test_any_slot_size_gives_the_same_output(lines, slot, bom, on_error, final_n
     assert _agree([str(path), str(empty), str(empty), str(empty), str(empty), str(path)], on_error)
 
 
+def test_without_fork_pieces_are_handed_over_as_bytes(inputs, monkeypatch):
+    # Where fork is missing (Windows), there is no shared ring: the reader's
+    # chunks go to the workers as bytes.
+    monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    monkeypatch.setattr(parallel, "_Ring", None)  # any use of it would fail
+    assert _agree([str(inputs / "c.json.gz"), str(inputs / "b.json")], "warn")
+
+
 def test_the_ring_stays_small_however_many_workers():
     assert parallel._Ring(5).slot_size == parallel.SLOT_SIZE
     many = parallel._Ring(64 * parallel.PIECES_PER_WORKER + 1)
