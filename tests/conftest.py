@@ -40,6 +40,16 @@ def require_module(name):
         pytest.skip(message)
 
 
+def copy_tracked_tree(dest):
+    """Copy the files git tracks into `dest`: the project as a fresh clone has it."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
 @pytest.fixture(scope="session")
 def shim_bin(tmp_path_factory):
     """A folder holding a `jsonfilter` that runs this tree's code with this Python."""

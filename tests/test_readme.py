@@ -7,7 +7,7 @@ import venv
 
 import pytest
 
-from conftest import ROOT, require
+from conftest import ROOT, copy_tracked_tree, require
 from json_mapper import datagen
 
 README = (ROOT / "README.md").read_text()
@@ -112,12 +112,7 @@ def test_the_python_api_example(workdir, cli_env):
 
 def test_the_first_command_works_in_a_fresh_environment(tmp_path):
     # A copy of the tracked files, a new venv with nothing in it: as a new user would.
-    tree = tmp_path / "jsonfilter"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split("\0")):
-        if (ROOT / name).is_file():
-            (tree / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, tree / name)
+    tree = copy_tracked_tree(tmp_path / "jsonfilter")
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
@@ -127,3 +122,7 @@ def test_the_first_command_works_in_a_fresh_environment(tmp_path):
     assert re.search(rb"jsonfilter: 1000000 lines read, \d+ records written, 0 bad records", result.stderr)
     selected = (tree / "selected.json").read_bytes().splitlines()
     assert len(selected) == sum(datagen.expected_selected(0, n, 250_000, 1.99) for n in range(4))
+    # `pip install .` built the native scanner (a C compiler is on this machine).
+    check = subprocess.run([str(bin_dir / "python"), "-c", "import json_mapper._scan"], cwd=tmp_path, env=env,
+                           capture_output=True)
+    assert check.returncode == 0, check.stderr

@@ -8,14 +8,16 @@ path; these tests check the scanner's duty directly, and that it is not
 vacuous (that it does vouch for ordinary data).
 """
 import math
+import subprocess
 import sys
+import venv
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import require_module
+from conftest import copy_tracked_tree, require_module
 from json_mapper.record import BadRecord, Spec, filter_record
 from test_batch import ONE_LINE_FILES, lines, specs
 
@@ -191,3 +193,20 @@ def test_the_extension_is_what_the_fast_path_uses(scan):
 
     assert batch._scan is scan
     assert sys.modules["json_mapper._scan"] is scan
+
+
+def test_without_a_c_compiler_pip_install_still_works(tmp_path):
+    # The extension is optional: where it cannot be built, the msgspec path is used.
+    tree = copy_tracked_tree(tmp_path / "jsonfilter")
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "CC": "/bin/false"}
+    install = subprocess.run([str(bin_dir / "pip"), "install", "-q", "."], cwd=tree, env=env,
+                             capture_output=True, timeout=600)
+    assert install.returncode == 0, install.stderr[-2000:]
+    run = subprocess.run(
+        [str(bin_dir / "python"), "-c",
+         "import json_mapper.batch as b, sys; print(b._scan); sys.stdout.flush(); from json_mapper.cli import run; run()"],
+        input=b'{"index":1,"total":1.5}\n{"index":0.1,"total":0.2}\n', cwd=tmp_path, env=env,
+        capture_output=True, timeout=60)
+    assert (run.stdout, run.stderr, run.returncode) == (b'None\n{"index":1,"total":1.5,"sum_val":2.5}\n', b"", 0)
