@@ -34,7 +34,8 @@ from netns import stop
 
 EXAMPLES = ROOT / "examples"
 # Luigi warns on import about a default of its own that these tests do not use.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi"),
+              pytest.mark.filterwarnings("ignore:.pipes. is deprecated:DeprecationWarning")]
 
 TH = "1.5"  # keeps about one generated record in eight: outputs worth comparing
 FILES = 4
