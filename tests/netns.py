@@ -23,7 +23,7 @@ def ip(*args):
 
 def can_make_namespaces():
     """Whether this process may make network namespaces (root, and a kernel that allows it)."""
-    if os.geteuid() != 0 or not Path("/usr/sbin/ip").exists() and not Path("/sbin/ip").exists():
+    if os.geteuid() != 0:
         return False
     probe = f"jfprobe{os.getpid()}"
     done = subprocess.run(["ip", "netns", "add", probe], capture_output=True)

@@ -22,9 +22,9 @@ import pytest
 
 import netns
 from conftest import UNDER_CI, require, require_module
-from test_engines import (COMMANDS, EXAMPLES, TH, apps_of, bare_python, check_ran_on_cluster,  # noqa: F401
-                          data_dir, engine_env, expected, fill, sh, spark_cluster_on, spark_output,
-                          spark_submit_command, submit_env, tool, workdir)
+from test_engines import (COMMANDS, EXAMPLES, apps_of, bare_python, check_ran_on_cluster,  # noqa: F401
+                          data_dir, engine_env, expected, fill, spark_cluster_on, spark_output,
+                          spark_submit_command, submit_env, workdir)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi")
 
