@@ -9,27 +9,29 @@ share this machine's file system, as machines sharing a mount would.
 on a host, and `stop` ends it (and what it started) by its PID.
 """
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 SUBNET = "10.231.0"  # a /24 that lives only on the test switch
+IP = shutil.which("ip") or "/usr/sbin/ip"  # iproute2; /usr/sbin may not be on a user's PATH
 
 
 def ip(*args):
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)
+    subprocess.run([IP, *args], check=True, capture_output=True, timeout=30)
 
 
 def can_make_namespaces():
     """Whether this process may make network namespaces (root, and a kernel that allows it)."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or not os.path.exists(IP):
         return False
     probe = f"jfprobe{os.getpid()}"
-    done = subprocess.run(["ip", "netns", "add", probe], capture_output=True)
+    done = subprocess.run([IP, "netns", "add", probe], capture_output=True)
     if done.returncode != 0:
         return False
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    subprocess.run([IP, "netns", "del", probe], capture_output=True)
     return True
 
 
@@ -68,11 +70,11 @@ class Network:
         for proc in reversed(self.procs):
             stop(proc)
         for ns in [*self.namespaces.values(), self.switch]:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+            subprocess.run([IP, "netns", "del", ns], capture_output=True, timeout=30)
 
     def command(self, host, argv):
         """`argv` as run on `host`."""
-        return ["ip", "netns", "exec", self.namespaces[host], *argv]
+        return [IP, "netns", "exec", self.namespaces[host], *argv]
 
     def run(self, host, argv, timeout=120, **kwargs):
         """Run `argv` on `host` to its end; return the CompletedProcess."""

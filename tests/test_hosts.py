@@ -33,7 +33,7 @@ HOSTS = ["client", "server1", "server2", "master", "worker1", "worker2"]
 
 @pytest.fixture(scope="module")
 def network():
-    require("ip")
+    require(netns.IP)
     if not netns.can_make_namespaces():
         message = "cannot make network namespaces here (needs root)"
         if UNDER_CI:
