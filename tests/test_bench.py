@@ -103,6 +103,9 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     small = [cells[-1] for cells in rows(section(text, "## Many small files")).values()]
     assert len(small) == 3 and small[0].startswith("reference") and all(c.startswith("same") for c in small[1:])
 
+    assert [cells[-1] for cells in rows(section(text, "## Size series")).values()] == ["same bytes"]
+    assert list(rows(section(text, "## Memory on a stream")).values())[1][-1] == "same count"
+
     # Start-up: jq's output agrees with jsonfilter's, and the targets use these very figures.
     start = rows(section(text, "## Start-up"))
     ours = float(start["`echo '{\"index\": 1, \"total\": 1}' | jsonfilter`"][3])
