@@ -287,6 +287,11 @@ def race(variants, dataset, work, runs, threshold, jq_program, expected=None, ba
     return results
 
 
+def generator_count(files, lines, threshold):
+    """How many records of the generator's `files` x `lines` data set are above `threshold`."""
+    return sum(datagen.expected_selected(0, number, lines, threshold) for number in range(files))
+
+
 def escaped(text):
     """Text for a Markdown table cell: its pipes escaped."""
     return text.replace("|", "\\|")
@@ -667,7 +672,7 @@ def main(argv=None):
             summary = {}
             for th in args.thresholds:
                 print(f"blog data, threshold {th:g}", file=sys.stderr)
-                expected = sum(datagen.expected_selected(0, n, args.lines, th) for n in range(args.files))
+                expected = generator_count(args.files, args.lines, th)
                 chosen = [v for v in series_variants(jf, python) if not v.at or th in v.at]
                 results = race(chosen, blog, work, args.runs, th, jq_program(work, th), expected, args.baseline_runs)
                 record("series", th, results)
@@ -694,7 +699,8 @@ def main(argv=None):
                         f"({size_of(data) / 1e6:.0f} MB)"]
             for th in (1.99, 0.0):
                 print(f"scaling, threshold {th:g}", file=sys.stderr)
-                results = race(scaling_variants(jf), data, work, args.runs, th, None)
+                results = race(scaling_variants(jf), data, work, args.runs, th, None,
+                               generator_count(args.files, per_file, th))
                 record("scaling", th, results)
                 one, two = (r.median if r.seconds else None for r in results)
                 gain = f": `-j 1` / `-j 2` = {one / two:.2f}x" if one and two else ""
@@ -728,7 +734,8 @@ def main(argv=None):
             small = work / "small"
             print(f"many small files: {args.small_files} x {args.small_lines:,} lines", file=sys.stderr)
             datagen.main(["--files", str(args.small_files), "--lines", str(args.small_lines), "--out", str(small)])
-            results = race(small_variants(jf), small, work, args.runs, 1.99, ROOT / "map.jq")
+            results = race(small_variants(jf), small, work, args.runs, 1.99, ROOT / "map.jq",
+                           generator_count(args.small_files, args.small_lines, 1.99))
             record("small", 1.99, results)
             out += ["", f"## Many small files: {args.small_files} files x {args.small_lines:,} lines "
                         f"({size_of(small) / 1e6:.0f} MB), threshold 1.99", "", table(results, size_of(small))]
