@@ -159,7 +159,10 @@ def missing(needs):
 
 
 def measure(command, out):
-    """Run `command` (bash) with stdout to `out`: (exit status, seconds, peak RSS in KB of its largest process, stderr)."""
+    """Run `command` (bash) with stdout to `out`.
+
+    Returns (exit status, seconds, peak RSS in KB of its largest process, stderr).
+    """
     done = subprocess.run([sys.executable, "-c", MEASURE, command, str(out)], capture_output=True, text=True)
     status, seconds, rss = done.stdout.split()
     return int(status), float(seconds), int(rss), done.stderr
@@ -465,7 +468,8 @@ class Targets:
         (a_name, a_value), (b_name, b_value) = a, b
         if a_value is None or b_value is None:
             missing_name = a_name if a_value is None else b_name
-            self.rows.append(f"| {issue} | {escaped(target)} | {escaped(missing_name)}: not measured in this run | | — |")
+            self.rows.append(f"| {issue} | {escaped(target)} | {escaped(missing_name)}: not measured in this run "
+                             f"| | — |")
             return
         value = a_value / b_value
         met = value >= limit if at_least else value <= limit
@@ -779,7 +783,8 @@ def main(argv=None):
             out += ["", "## Memory on a stream generated on the fly (threshold 1.5)", "", stream_rows]
 
         out += ["", "## Targets", "", "Computed from the figures above (median times); a target whose "
-                "section did not run is marked as not measured.", "", compute_targets(runs, start, rss_rows, args.scale_lines)]
+                "section did not run is marked as not measured.", "",
+                compute_targets(runs, start, rss_rows, args.scale_lines)]
 
     minutes = (time.perf_counter() - began) / 60
     out += ["", f"Sections run: {', '.join(args.sections)}; the whole run took {minutes:.1f} minutes."]

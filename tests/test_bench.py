@@ -102,7 +102,8 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     assert by_path[-1].startswith(("same ", "skipped: not supported by this jsonfilter")), by_path
 
     small = [cells[-1] for cells in rows(section(text, "## Many small files")).values()]
-    assert len(small) == 3 and small[0].endswith("records, as the generator predicts") and all(c.startswith("same") for c in small[1:])
+    assert len(small) == 3 and small[0].endswith("records, as the generator predicts")
+    assert all(check.startswith("same") for check in small[1:]), small
 
     assert [cells[-1] for cells in rows(section(text, "## Size series")).values()] == ["same bytes"]
     assert list(rows(section(text, "## Memory on a stream")).values())[1][-1] == "same count"
