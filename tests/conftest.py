@@ -40,6 +40,17 @@ def corpus_params(files):
     return files or [None]
 
 
+def pytest_collection_modifyitems(config, items):
+    # A -m of one's own (-m "not load") replaces setup.cfg's -m "not jsontestsuite":
+    # the corpus tests still run only when the expression names them.
+    if "jsontestsuite" in (config.option.markexpr or ""):
+        return
+    corpus = [item for item in items if item.get_closest_marker("jsontestsuite")]
+    if corpus:
+        config.hook.pytest_deselected(items=corpus)
+        items[:] = [item for item in items if not item.get_closest_marker("jsontestsuite")]
+
+
 def pytest_runtest_call(item):
     # Selected, the corpus tests fail without their corpus: never a silent skip.
     if item.get_closest_marker("jsontestsuite") and not JSONTESTSUITE_FILES:
