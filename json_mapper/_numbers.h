@@ -223,13 +223,27 @@ static uint64_t shortest_digits(uint64_t bits, int *exp10)
     return s + (uint64_t)round_up;
 }
 
-/* Write the digits of v (> 0) so that they end at `end`; return where they start. */
+static const char TWO_DIGITS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Write the digits of v (> 0) so that they end at `end`; return where they
+ * start. Two at a time: the divisions are a chain, and this halves it. */
 static char *digits_before(char *end, uint64_t v)
 {
-    do {
-        *--end = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        uint64_t pair = v % 100;
+        v /= 100;
+        end -= 2;
+        memcpy(end, TWO_DIGITS + 2 * pair, 2);
+    }
+    if (v >= 10) {
+        end -= 2;
+        memcpy(end, TWO_DIGITS + 2 * v, 2);
+    } else {
+        *--end = (char)('0' + v);
+    }
     return end;
 }
 
