@@ -44,8 +44,10 @@ typedef struct {
     int path_len[MAX_FIELDS];
     const char *key[MAX_FIELDS][MAX_PATH];
     Py_ssize_t key_len[MAX_FIELDS][MAX_PATH];
-    /* how often each path's key at each level was met on this line */
-    unsigned char hits[MAX_FIELDS][MAX_PATH];
+    int depth;                /* the longest path's length */
+    uint32_t need[MAX_PATH];  /* the paths with a key at each level */
+    /* the paths whose key at each level was met on this line, once and more */
+    uint32_t once[MAX_PATH], twice[MAX_PATH];
     Number value[MAX_FIELDS];
     const char *sum_key;      /* quoted; NULL: not looked for */
     Py_ssize_t sum_key_len;
@@ -311,11 +313,13 @@ static ptr path_value_end(Scan *s, ptr p, int depth, int level, uint32_t leaves,
     if (p >= end)
         return NULL;
     if (leaves && (*p == '-' || is_digit(*p))) {
-        Number n;
-        p = number_end(p, end, &n);
-        for (int i = 0; i < s->npaths; i++)
+        /* Read straight into its place: a copy of a Number just written
+         * stalls on the stores. */
+        int first = __builtin_ctz(leaves);
+        p = number_end(p, end, &s->value[first]);
+        for (int i = first + 1; i < s->npaths; i++)
             if (leaves & (1u << i))
-                s->value[i] = n;
+                s->value[i] = s->value[first];
         if (through)
             s->unsure = 1;  /* a number where an object should be */
         return p;
@@ -359,9 +363,11 @@ static ptr object_end(Scan *s, ptr p, int depth, int level, uint32_t active)
                 s->unsure = 1;  /* it may spell a key of a path */
             } else {
                 for (int i = 0; i < s->npaths; i++) {
+                    const char *want = s->key[i][level];
                     if ((active & (1u << i)) && s->key_len[i][level] == key_len &&
-                        memcmp(s->key[i][level], key, key_len) == 0) {
-                        s->hits[i][level]++;
+                        (key_len == 0 || (want[0] == (char)key[0] && memcmp(want, key, key_len) == 0))) {
+                        s->twice[level] |= s->once[level] & (1u << i);
+                        s->once[level] |= 1u << i;
                         if (level == s->path_len[i] - 1)
                             leaves |= 1u << i;
                         else
@@ -418,12 +424,29 @@ static ptr value_end(Scan *s, ptr p, int depth)
     }
 }
 
-enum { LINE_BAD = -2, LINE_ERROR = -1, LINE_BLANK = 0, LINE_UNSURE = 1, LINE_SUM = 2 };
+static const double rough_pow10[] = {
+    1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12,
+    1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The number's value within a few units in the last place, in one
+ * multiplication; NAN when its exponent is out of the table. */
+static double rough_value(const Number *n)
+{
+    if (n->exponent < -22 || n->exponent > 22)
+        return NAN;
+    double d = (double)n->digits * rough_pow10[n->exponent + 22];
+    return n->negative ? -d : d;
+}
+
+enum { LINE_BAD = -2, LINE_ERROR = -1, LINE_BLANK = 0, LINE_BELOW = 1, LINE_UNSURE = 2, LINE_SUM = 3 };
 
 /* Read the line [p, end). LINE_SUM: *total is its exact sum, and the record
- * is [*first, *last) plus its closing brace. LINE_BAD: not vouched for;
+ * is [*first, *last) plus its closing brace. LINE_BELOW: a good record whose
+ * sum is surely not above `threshold`. LINE_BAD: not vouched for;
  * LINE_ERROR: a Python exception is set. */
-static int scan_line(Scan *s, ptr p, ptr end, double *total, ptr *first, ptr *last)
+static int scan_line(Scan *s, ptr p, ptr end, double threshold, double *total, ptr *first, ptr *last)
 {
     p = skip_ws(p, end);
     if (p == end)
@@ -433,16 +456,27 @@ static int scan_line(Scan *s, ptr p, ptr end, double *total, ptr *first, ptr *la
     *first = p;
     s->end = end;
     s->unsure = 0;
-    memset(s->hits, 0, sizeof(s->hits));
+    for (int level = 0; level < s->depth; level++)
+        s->once[level] = s->twice[level] = 0;
     p = object_end(s, p, 1, 0, s->npaths >= 32 ? UINT32_MAX : (1u << s->npaths) - 1);
     if (p == NULL || skip_ws(p, end) != end)
         return LINE_BAD;
     if (s->unsure)
         return LINE_UNSURE;
-    for (int i = 0; i < s->npaths; i++)
-        for (int level = 0; level < s->path_len[i]; level++)
-            if (s->hits[i][level] != 1)
-                return LINE_UNSURE;  /* missing or repeated */
+    for (int level = 0; level < s->depth; level++)
+        if ((s->once[level] & s->need[level]) != s->need[level] || (s->twice[level] & s->need[level]))
+            return LINE_UNSURE;  /* missing or repeated */
+    /* Most lines are far from the threshold: a rough sum settles them without
+     * the exact conversions. It is within 1e-15 of the exact one, relative to
+     * the size of the numbers added; 1e-12 of it is a margin to spare. */
+    double rough = 0.0, size = fabs(threshold);
+    for (int i = 0; i < s->npaths; i++) {
+        double v = rough_value(&s->value[i]);
+        rough += v;
+        size += fabs(v);
+    }
+    if (rough <= threshold - (1e-12 * size + 1e-290))
+        return LINE_BELOW;  /* never true when a rough value is NAN */
     double sum = 0.0;
     for (int i = 0; i < s->npaths; i++) {
         int ok;
@@ -459,6 +493,19 @@ static int scan_line(Scan *s, ptr p, ptr end, double *total, ptr *first, ptr *la
         p--;
     *last = p;
     return LINE_SUM;
+}
+
+/* The levels each path reaches, once s->npaths and s->path_len are set. */
+static void count_levels(Scan *s)
+{
+    s->depth = 0;
+    memset(s->need, 0, sizeof(s->need));
+    for (int i = 0; i < s->npaths; i++) {
+        if (s->path_len[i] > s->depth)
+            s->depth = s->path_len[i];
+        for (int level = 0; level < s->path_len[i]; level++)
+            s->need[level] |= 1u << i;
+    }
 }
 
 /* Fill s from `paths`, a tuple of tuples of bytes. 1: done, 0: more paths or
@@ -493,6 +540,7 @@ static int set_paths(Scan *s, PyObject *paths)
             return 0;
         s->path_len[i] = (int)len;
     }
+    count_levels(s);
     return 1;
 }
 
@@ -561,7 +609,7 @@ static PyObject *emit(PyObject *module, PyObject *args)
         lines++;
         double total;
         ptr first, last;
-        int verdict = scan_line(&s, p, end, &total, &first, &last);
+        int verdict = scan_line(&s, p, end, threshold, &total, &first, &last);
         if (verdict == LINE_BAD) {
             result = Py_NewRef(Py_None);
             goto done;
@@ -649,6 +697,7 @@ static PyObject *candidates(PyObject *module, PyObject *args)
         s.key[i][0] = PyBytes_AS_STRING(key);
         s.key_len[i][0] = PyBytes_GET_SIZE(key);
     }
+    count_levels(&s);
     found = PyList_New(0);
     if (found == NULL)
         goto done;
@@ -662,7 +711,7 @@ static PyObject *candidates(PyObject *module, PyObject *args)
         lines++;
         double total;
         ptr first, last;
-        int verdict = scan_line(&s, p, end, &total, &first, &last);
+        int verdict = scan_line(&s, p, end, threshold, &total, &first, &last);
         if (verdict == LINE_BAD) {
             result = Py_NewRef(Py_None);
             goto done;
