@@ -121,6 +121,28 @@ def test_a_sum_at_the_threshold_is_returned_when_it_may_pass(scan, first, second
         assert found[1] == [line]
 
 
+@settings(max_examples=1000, deadline=None)
+@given(decimal_texts, decimal_texts, st.integers(-3, 3))
+@example("0.38511804380287472", "1.6048819561971253", 0)
+@example("1e-99", "0", -1)
+@example("-0", "-0.0", -1)
+@example("123456789012345678901234567890", "-123456789012345678901234567890", 0)
+def test_emit_decides_sums_at_the_threshold_exactly(scan, first, second, ulps):
+    # The threshold a few units in the last place around the sum: the rough
+    # sum must leave these to the exact one.
+    a, b = json_number(first), json_number(second)
+    threshold = float(Decimal(a)) + float(Decimal(b))
+    for _ in range(abs(ulps)):
+        threshold = math.nextafter(threshold, math.inf if ulps > 0 else -math.inf)
+    if not math.isfinite(threshold):
+        return
+    spec = Spec(threshold=threshold)
+    chunk = b'{"index": %s, "total": %s}\n' % (a.encode(), b.encode())
+    decide = Decide(spec)
+    assert emit(scan, chunk, spec, decide)[2] == expected_output(chunk, spec)
+    assert decide.lines == []
+
+
 def test_blog_data_is_decided_natively_and_selects_what_the_per_record_path_selects(scan):
     chunk = b"".join(b'{"index": %r, "total": %r}\n' % (i / 50, 1 - i / 100) for i in range(200))
     count, candidates = scan.candidates(chunk, (b"index", b"total"), 1.99)
