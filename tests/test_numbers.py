@@ -11,11 +11,10 @@ import struct
 import subprocess
 import sys
 from array import array
-from decimal import Decimal, getcontext
+from decimal import Decimal, localcontext
 
 import orjson
 import pytest
-
 from conftest import ROOT, require_module
 
 MANY = 1_000_000
@@ -78,7 +77,7 @@ def hard_doubles():
     xs += [math.nextafter(x, d) for x in list(xs) for d in (0.0, math.inf) if x != 0]
     # Every boundary where the gap between doubles changes size, and its neighbours.
     xs += [struct.unpack("<d", struct.pack("<Q", e << 52 | m))[0]
-           for e in range(0, 2047) for m in (0, 1, 2, (1 << 52) - 1)]
+           for e in range(2047) for m in (0, 1, 2, (1 << 52) - 1)]
     return [x for x in xs if math.isfinite(x)]
 
 
@@ -135,28 +134,29 @@ def test_parse_random_decimals_as_orjson_and_float_read_them(scan):
     assert_same_doubles(list(map(scan._parse, texts)), expected, texts)
 
 
+def halfway_texts(x):
+    """The exact midpoint between x and the next double up, cut to 17 to 20
+    digits, and decimals a hair either side of it: where a sloppy parser rounds wrong."""
+    x = abs(x)
+    up = math.nextafter(x, math.inf)
+    if not math.isfinite(up):
+        return []
+    with localcontext() as exact:
+        exact.prec = 800
+        mid = (Decimal(x) + Decimal(up)) / 2
+        hair = Decimal(up - x) / 10**12
+        texts = [format(mid, "e"), format(mid + hair, ".18e"), format(mid - hair, ".18e")]
+        texts += [format(mid, f".{digits - 1}e") for digits in (17, 18, 19, 20)]
+    return [t.encode() for t in texts]
+
+
 def test_parse_near_halfway_points(scan):
-    # The exact midpoint between two neighbouring doubles, and the decimals just
-    # around it cut to 17, 18, 19 and 20 digits: where a sloppy parser rounds wrong.
-    getcontext().prec = 800
     rnd = random.Random(5)
     xs = random_doubles(rnd, 20_000)
     xs += [rnd.random() for _ in range(20_000)]
     xs += [float(rnd.randrange(2**53, 2**64)) for _ in range(5_000)]
     xs += hard_doubles()[:3000]
-    texts = []
-    for x in xs:
-        x = abs(x)
-        up = math.nextafter(x, math.inf)
-        if not math.isfinite(up):
-            continue
-        mid = (Decimal(x) + Decimal(up)) / 2
-        texts.append(format(mid, "e"))
-        for digits in (17, 18, 19, 20):
-            texts.append(format(mid, f".{digits - 1}e"))
-        texts.append(format(mid + Decimal(up - x) / 10**12, ".18e"))
-        texts.append(format(mid - Decimal(up - x) / 10**12, ".18e"))
-    texts = [t.encode() for t in texts]
+    texts = [text for x in xs for text in halfway_texts(x)]
     assert_same_doubles(list(map(scan._parse, texts)), list(map(float, texts)), texts)
 
 

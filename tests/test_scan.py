@@ -18,12 +18,12 @@ import venv
 from decimal import Decimal
 
 import pytest
+from conftest import copy_tracked_tree, require_module
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-
-from conftest import copy_tracked_tree, require_module
-from json_mapper.record import BadRecord, Spec, filter_record
 from test_batch import ONE_LINE_FILES, lines, specs
+
+from json_mapper.record import BadRecord, Spec, filter_record
 
 
 @pytest.fixture(scope="module")
@@ -464,7 +464,7 @@ def reference_sum(line, paths, sum_key):
     """The sum of `line` by the rule, or UNDECIDED where the scanner must hand it on."""
     obj = json.loads(line, object_pairs_hook=Pairs)
     if not isinstance(obj, Pairs):
-        raise ValueError(line)
+        raise TypeError(f"not an object: {line!r}")
     if any(key == json.loads(sum_key) for key, _ in obj):
         return UNDECIDED
     total = None
@@ -534,7 +534,7 @@ def test_emit_reaches_nested_fields_as_the_reference_does(scan, paths):
         expected = [reference_output(line, totals[line], threshold, b'"sum"') for line in chunk_lines]
         decided_here = []
 
-        def decide(line):
+        def decide(line, decided_here=decided_here, threshold=threshold):
             decided_here.append(line)
             return reference_output(line, totals[line], threshold, b'"sum"')
 
