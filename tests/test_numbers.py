@@ -15,6 +15,7 @@ from decimal import Decimal, localcontext
 
 import orjson
 import pytest
+
 from conftest import ROOT, require_module
 
 MANY = 1_000_000

@@ -18,12 +18,12 @@ import venv
 from decimal import Decimal
 
 import pytest
-from conftest import copy_tracked_tree, require_module
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_batch import ONE_LINE_FILES, lines, specs
 
+from conftest import copy_tracked_tree, require_module
 from json_mapper.record import BadRecord, Spec, filter_record
+from test_batch import ONE_LINE_FILES, lines, specs
 
 
 @pytest.fixture(scope="module")
