@@ -3,8 +3,8 @@ luigid), PySpark (local[2] and a standalone cluster on loopback), Luigi with
 PySpark, Luigi's Hadoop JobTask, and jsonfilter as a Hadoop Streaming mapper.
 
 Every output is checked against `jsonfilter` over the same data. The shell
-commands the README's "Scaling out" section shows are the templates in
-COMMANDS; test_readme_shows_the_commands_the_tests_run ties the two together.
+commands docs/scaling.md shows are the templates in
+COMMANDS; test_docs_show_the_commands_the_tests_run ties the two together.
 Every process a test starts (luigid, Spark's master and workers) is stopped by
 its PID when the test session ends, whatever happened.
 """
@@ -27,17 +27,19 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, require, require_module
+from markdown_pages import blocks, read, section
 
 EXAMPLES = ROOT / "examples"
 # Luigi warns on import about a default of its own that these tests do not use.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi")
 
 TH = "1.5"  # keeps about one generated record in eight: outputs worth comparing
+SCALING = "docs/scaling.md"  # the page that shows these engines
 FILES = 4
 LINES = 10_000  # about 2.3 MB in all: several --pipe blocks of 1 MB
 
-# The shell commands the README shows, with {placeholders}; README_VALUES are
-# what the README shows in their place, the tests fill in their own.
+# The shell commands docs/scaling.md shows, with {placeholders}; DOC_VALUES are
+# what the page shows in their place, the tests fill in their own.
 COMMANDS = {
     "parallel_per_file": "find data -type f | parallel 'jsonfilter -t 1.5 < {} > out/{/}'",
     "parallel_pipe": "cat data/* | parallel --pipe jsonfilter -t 1.5 > out.json",
@@ -59,12 +61,12 @@ COMMANDS = {
                         " mapreduce_map_input_file=hdfs:///user/me/data/dat_0.json"
                         " jsonfilter -t 1.5 < data/dat_0.json > out_0.json",
 }
-README_VALUES = {
+DOC_VALUES = {
     "sshlogin": ":", "host": "HOST", "luigi_port": "8082", "state": "/var/lib/luigi/state.pickle",
     "spark_port": "7077", "spark_submit": "/path/to/venv/bin/spark-submit",
 }
 
-# The luigi.cfg the tests use and the README shows. Luigi exits 0 even when a
+# The luigi.cfg the tests use and docs/scaling.md shows. Luigi exits 0 even when a
 # task fails unless [retcode] says otherwise. luigid ignores "this task is
 # pending again" for 10 s after it was done (a guard against running a task
 # twice); the tests delete an output and rerun at once.
@@ -210,7 +212,7 @@ def workdir(tmp_path, data_dir):
 def engine_env(cli_env, shim_bin, tmp_path_factory):
     """cli_env, plus the examples importable, Luigi's return codes, Spark on loopback."""
     folder = tmp_path_factory.mktemp("luigi")
-    # `python` in the README's commands is this Python, whatever else is on PATH.
+    # `python` in the documented commands is this Python, whatever else is on PATH.
     (folder / "bin").mkdir()
     shim = folder / "bin" / "python"
     # A script, not a symlink: a venv's Python finds its venv by the path it was started as.
@@ -236,21 +238,20 @@ def expected(run_jsonfilter, paths, *options):
     return done.stdout
 
 
-# ---------------------------------------------------------------- README
+# ---------------------------------------------------------------- docs
 
-def test_readme_shows_the_commands_the_tests_run():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Scaling out"):]
+def test_docs_show_the_commands_the_tests_run():
+    page = read(SCALING)
     for name, template in COMMANDS.items():
-        command = fill(template, **README_VALUES)
-        assert command in section, f"{name}: {command!r} is not in the README's Scaling out section"
+        command = fill(template, **DOC_VALUES)
+        assert command in page, f"{name}: {command!r} is not in {SCALING}"
     for name, template in [("luigi.cfg", LUIGI_CFG), ("[spark]", SPARK_CFG)]:
-        assert fill(template, **README_VALUES) in section, f"{name} is not in the README's Scaling out section"
+        assert fill(template, **DOC_VALUES) in page, f"{name} is not in {SCALING}"
 
 
 def test_generated_data_ends_every_file_with_a_newline(data_dir):
     # Luigi's LocalJobRunner cuts the last character of every line; the
-    # README says our data never loses a character to it. Hold it to that.
+    # docs say our data never loses a character to it. Hold it to that.
     for path in sorted(data_dir.iterdir()):
         assert path.read_bytes().endswith(b"\n"), path
 
@@ -398,7 +399,7 @@ def test_luigi_hadoop_jobtask_with_local_runner(luigi_env, workdir, run_jsonfilt
 
 
 def test_luigi_hadoop_local_runner_cuts_an_unended_last_line(luigi_env, workdir):
-    # The LocalJobRunner pitfall the README warns about: without a final
+    # The LocalJobRunner pitfall docs/scaling.md warns about: without a final
     # newline, the last record loses its "}" and becomes a bad record.
     for path in (workdir / "data").iterdir():
         path.unlink()
@@ -496,7 +497,7 @@ def test_no_counters_outside_hadoop(run_jsonfilter):
     assert b"reporter:" not in done.stderr
 
 
-def test_streaming_mapper_command_from_readme(engine_env, workdir, run_jsonfilter):
+def test_streaming_mapper_command_from_the_docs(engine_env, workdir, run_jsonfilter):
     done = sh(COMMANDS["streaming_mapper"], workdir, engine_env)
     counters, messages = streaming_stderr(done.stderr)
     out = (workdir / "out_0.json").read_bytes()
@@ -570,11 +571,8 @@ def test_pyspark_skips_and_counts_bad_records(spark_context, pyspark_mapper, dat
     assert spark_output(tmp_path / "out") == collections.Counter(everything.splitlines())
 
 
-def test_readme_skipping_snippet(spark_context, data_with_bad_records, capsys, run_jsonfilter):
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Scaling out"):]
-    snippets = [block for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-                if "skip_bad_records" in block]
+def test_docs_skipping_snippet(spark_context, data_with_bad_records, capsys, run_jsonfilter):
+    snippets = [block for block in blocks(section(SCALING, "Spark"), "python") if "skip_bad_records" in block]
     assert len(snippets) == 1
     # Spark resolves relative paths against the JVM's folder, not Python's: make them absolute.
     code = snippets[0]

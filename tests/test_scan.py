@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import copy_tracked_tree, require_module
+from conftest import copy_tracked_tree, corpus_params, require_module
 from json_mapper.record import BadRecord, Spec, filter_record
 from test_batch import ONE_LINE_FILES, lines, specs
 
@@ -72,7 +72,8 @@ def test_every_line_left_out_is_good_and_not_selected(scan, chunk_lines, final_n
     check_duty(scan, b"\n".join(chunk_lines) + (b"\n" if final_newline else b""), spec)
 
 
-@pytest.mark.parametrize("path", ONE_LINE_FILES, ids=lambda p: p.name)
+@pytest.mark.jsontestsuite
+@pytest.mark.parametrize("path", corpus_params(ONE_LINE_FILES), ids=lambda p: p.name if p else "none")
 def test_every_jsontestsuite_value_as_an_extra_field(scan, path):
     value = path.read_bytes().rstrip(b"\n")
     for record in (b'{"index":1,"total":1,"x":' + value + b"}",
