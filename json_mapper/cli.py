@@ -118,7 +118,6 @@ class Reporter:
     def __init__(self, on_error):
         self.on_error = on_error
         self.messages = 0
-        self.bad_records = 0
         self.unreadable = 0
 
     def __call__(self, problem):
@@ -126,15 +125,15 @@ class Reporter:
             self.unreadable += 1
             say(f"{problem.name}: {problem.message}")
             return
-        self.bad_records += 1
         if self.messages < MAX_MESSAGES or self.on_error == "fail":
             self.messages += 1
             say(f"{problem.name}:{problem.lineno}: {problem.reason}")
 
-    def finish(self):
-        hidden = self.bad_records - self.messages
-        if hidden > 0:
-            say(f"{self.bad_records} bad records in all ({hidden} not shown)")
+    def finish(self, bad_records):
+        """The last line: how many bad records there were, when some were not described."""
+        hidden = bad_records - self.messages
+        if hidden > 0 and self.on_error != "skip":
+            say(f"{bad_records} bad records in all ({hidden} not shown)")
 
 
 def say(message):
@@ -183,7 +182,7 @@ def main(argv=None):
         return EXIT_TROUBLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    reporter.finish()
+    reporter.finish(counts.bad_records)
     if task:
         task.report_counters(counts)
     if args.stats:
@@ -191,7 +190,7 @@ def main(argv=None):
             f"{counts.bad_records} bad records, {counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
     if reporter.unreadable:
         status = EXIT_TROUBLE
-    elif reporter.bad_records and args.on_error == "warn":
+    elif counts.bad_records and args.on_error == "warn":
         status = EXIT_BAD_RECORDS
     return status
 
