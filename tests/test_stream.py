@@ -118,10 +118,10 @@ def test_an_input_pipe_is_enlarged_to_hold_a_chunk():
     read_end, write_end = os.pipe()
     try:
         assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) < PIPE_SIZE
+        os.write(write_end, b'{"index": 1, "total": 1}\n')
+        os.close(write_end)
+        write_end = None
         with open_input(f"/dev/fd/{read_end}") as (reader, fmt):
-            os.write(write_end, b'{"index": 1, "total": 1}\n')
-            os.close(write_end)
-            write_end = None
             assert fcntl.fcntl(reader.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_SIZE
             assert list(read_chunks(reader, "x", fmt)) == [b'{"index": 1, "total": 1}\n']
     finally:
