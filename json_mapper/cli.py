@@ -46,6 +46,7 @@ examples:
 # only: float() alone would also take "1_000", " 1.5 ", non-ASCII digits,
 # "nan" and "inf".
 NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+NOT_FINITE = re.compile(r"[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
 NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
 
 
@@ -63,6 +64,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _finite_number(text):
     if not NUMBER.fullmatch(text):
+        if NOT_FINITE.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
         raise argparse.ArgumentTypeError(f"not a number: {text!r}")
     value = float(text)
     if not math.isfinite(value):
