@@ -21,7 +21,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from .inputs import BOM, CHUNK_SIZE, STDIN, InputError, display_name, open_input, read_chunks, read_into, read_some
 from .record import DEFAULT_SPEC
-from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, joined, write_result
+from .chunk import joined
+from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, write_result
 
 # Pieces in flight per worker: enough to keep every worker busy while the
 # results of the others are written.
@@ -106,7 +107,7 @@ class _PieceSizes:
         self.next = CHUNK_SIZE
 
     def written(self, size, result):
-        output = sum(map(len, result.selected)) + len(result.selected)
+        output = len(result.output)
         if size:
             self.next = int(max(CHUNK_SIZE, min(MAX_PIECE, OUTPUT_BUDGET * size / max(output, 1))))
 
