@@ -167,21 +167,28 @@ def test_pieces_shrink_as_more_is_selected():
     assert parallel.CHUNK_SIZE < sizes.next < parallel.MAX_PIECE
 
 
+def _ring_pieces(ring, data, name="t"):
+    """What ring.pieces hands out for `data`: ("slot", (slot number, bytes)) or ("bytes", bytes)."""
+    pieces = []
+    for job in ring.pieces(io.BufferedReader(io.BytesIO(data)), name, None):
+        if job.func is parallel._filter_slot:
+            offset, length = job.args
+            pieces.append(("slot", (offset // ring.slot_size, bytes(ring.view[offset:offset + length]))))
+        else:
+            assert job.func is parallel._filter_bytes
+            pieces.append(("bytes", job.args[0]))
+    return pieces
+
+
 def test_the_ring_hands_out_whole_lines_in_turn():
     ring = parallel._Ring(3, slot_size=8)
     data = BOM + b"ab\ncd\n" + b"x" * 20 + b"\nefg\nh"
-    pieces = []
-    for kind, work in ring.pieces(io.BufferedReader(io.BytesIO(data)), "t", None):
-        if kind == "slot":
-            offset, length = work
-            work = (offset // 8, bytes(ring.view[offset:offset + length]))
-        pieces.append((kind, work))
     # The turn moves on only when a slot is handed out: the long line's slot is used again.
-    assert pieces == [("slot", (0, b"ab\n")), ("slot", (1, b"cd\n")), ("chunk", b"x" * 20 + b"\n"),
-                      ("slot", (2, b"efg\nh"))]
-    assert list(ring.pieces(io.BufferedReader(io.BytesIO(b"")), "empty", None)) == []
+    assert _ring_pieces(ring, data) == [("slot", (0, b"ab\n")), ("slot", (1, b"cd\n")),
+                                        ("bytes", b"x" * 20 + b"\n"), ("slot", (2, b"efg\nh"))]
+    assert _ring_pieces(ring, b"") == []
     assert ring.turn == 3
-    assert [kind for kind, _ in ring.pieces(io.BufferedReader(io.BytesIO(b"i\n")), "u", None)] == ["slot"]
+    assert [kind for kind, _ in _ring_pieces(ring, b"i\n")] == ["slot"]
     assert ring.turn == 4
 
 
