@@ -217,12 +217,12 @@ def _plain_file(source, reader, fmt):
 
 
 def _ranges(fd, name, sizes):
-    """Jobs reading the file open as `fd` in ranges of sizes.next bytes.
+    """Jobs for the ranges of sizes.next bytes of the file open here as `fd`.
 
-    The size is looked at again before each range, and the last range is
-    read to whatever end the file has when a worker reads it: a file that
-    grows is read to its end, and one whose size reads as 0 (/proc/version)
-    is read at all, as filter_stream reads them.
+    The file's size is looked at again before each range, and the last
+    range goes to whatever end the file has when a worker reads it, as
+    filter_stream reads to the end: a file that grows is read whole, and so
+    is one whose size reads as 0 (/proc/version).
     """
     parent = os.getpid()
     start = 0
@@ -329,8 +329,11 @@ class _Ring:
 
 
 def _readiness(reader, fmt):
-    """For a pipe, socket or terminal read as is: ready(timeout), whether input is waiting or
-    comes within `timeout` seconds. Else None (a file or compressed data never keeps one waiting)."""
+    """ready(timeout), telling whether input waits or comes within `timeout` seconds, or None.
+
+    Only for a pipe, socket or terminal read as it is: a file, or compressed
+    data, never keeps a reader waiting for long.
+    """
     if fmt is not None:
         return None
     try:
