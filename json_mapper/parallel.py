@@ -393,10 +393,11 @@ def _gathered(chunks):
 # In each worker process: the chunk filter for the run's Spec, and the ring.
 _chunk_filter = None
 _ring = None
+_ring_memory = None
 
 
 def _start_worker(spec, fast, ring_memory):
-    global _chunk_filter, _ring
+    global _chunk_filter, _ring, _ring_memory
     # Ctrl-C reaches the whole process group; the main process alone handles
     # it, so a worker never prints a traceback or stops half way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -405,6 +406,7 @@ def _start_worker(spec, fast, ring_memory):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _chunk_filter = chunk_filter_for(spec, fast)
     _ring = ring_memory and memoryview(ring_memory)
+    _ring_memory = ring_memory
 
 
 def _filter_bytes(chunk):
@@ -413,7 +415,12 @@ def _filter_bytes(chunk):
 
 def _filter_slot(offset, length):
     with _ring[offset:offset + length] as chunk:
-        return length, _chunk_filter(chunk), None
+        result = _chunk_filter(chunk)
+    # The slot's pages stay in the ring, but leave this worker's resident
+    # memory, which would otherwise grow to the whole ring in every worker.
+    start = offset - offset % mmap.PAGESIZE
+    _ring_memory.madvise(mmap.MADV_DONTNEED, start, offset + length - start)
+    return length, result, None
 
 
 def _filter_range(parent, fd, name, start, end):
