@@ -23,16 +23,18 @@ tried in turn:
    for orjson.
 
 Anything else (a bad line, a blank line for msgspec, a sum that is not
-finite, deep nesting) sends the whole chunk through `stream.filter_chunk`,
-which is always exact.
+finite, deep nesting, any error while decoding) sends the whole chunk
+through `chunk.filter_chunk`, which is always exact.
 """
 import math
 import operator
 
 import msgspec
 
+from .chunk import ChunkResult, joined, parts, split_lines
+from .chunk import filter_chunk as filter_chunk_per_record
+from .inputs import CHUNK_SIZE
 from .record import BadRecord, filter_record
-from .stream import ChunkResult, filter_chunk as filter_chunk_per_record
 
 try:
     from . import _scan
@@ -47,7 +49,11 @@ _OVERFLOW_PATTERNS = (b"e000", b"e+000", b"0" * 100)
 
 MAX_BRACKETS = 1000
 
-_DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
+# Whatever msgspec raises on a line it cannot decode: DecodeError (and
+# ValidationError), UnicodeDecodeError for a key that is not UTF-8, other
+# ValueErrors, and RecursionError for deep nesting. Any of them only means
+# "this chunk goes through the per-record path".
+_DECODE_ERRORS = (ValueError, RecursionError)
 _NEG_INF = -math.inf
 
 
@@ -90,23 +96,35 @@ class BatchFilter:
         self._records_closed = True  # which decoder worked last
 
     def __call__(self, chunk):
-        result = self.fast(chunk)
-        return result if result is not None else filter_chunk_per_record(chunk, self.spec)
+        result = self._scanned(chunk)
+        if result is not None:
+            return result
+        # A part at a time, each by msgspec or else per record: the lines of
+        # a large piece of -j (a memoryview of its ring) stay few in memory.
+        return joined([self._decoded(part) or filter_chunk_per_record(part, self.spec)
+                       for part in parts(bytes(chunk), CHUNK_SIZE)])
 
     def fast(self, chunk):
         """The ChunkResult, or None when this chunk needs the per-record path."""
-        if self._native:
-            found = _scan.candidates(chunk, self._keys, self.spec.threshold)
-            if found is not None:
-                lines, candidates = found
-                selected = _exact(candidates, self.spec)
-                return None if selected is None else ChunkResult(lines, selected, [])
+        result = self._scanned(chunk)
+        return result if result is not None else self._decoded(bytes(chunk))
+
+    def _scanned(self, chunk):
+        """The ChunkResult by the native scanner, or None."""
+        if not self._native:
+            return None
+        found = _scan.candidates(chunk, self._keys, self.spec.threshold)
+        if found is None:
+            return None
+        lines, candidates = found
+        selected = _exact(candidates, self.spec)
+        return None if selected is None else ChunkResult(lines, *selected, [], 0)
+
+    def _decoded(self, chunk):
+        """The ChunkResult by msgspec, or None."""
         if not self.usable:
             return None
-        chunk = bytes(chunk)  # a memoryview from the ring of -j
-        lines = chunk.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()
+        lines = split_lines(chunk)
         records = None
         if self._records_closed:
             records = _decode_each(self._closed, lines)
@@ -118,16 +136,16 @@ class BatchFilter:
                 return None
             self._records_closed = False
         selected = self._select(lines, records)
-        return None if selected is None else ChunkResult(len(lines), selected, [])
+        return None if selected is None else ChunkResult(len(lines), *selected, [], 0)
 
     def _select(self, lines, records):
-        """The output lines of the selected records, or None if a record is bad."""
+        """(output, number of lines) of the selected records, or None if a record is bad."""
         threshold = self.spec.threshold
         totals = self._totals(records)
         # The common case, decided in C: every sum finite (a NaN or an
         # infinity makes the plain sum of sums not finite) and none selected.
         if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
-            return []
+            return b"", 0
         # Not (finite and at most the threshold): selected, or a sum that is
         # not finite, which filter_record turns into a bad record.
         return _exact([lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold],
@@ -135,7 +153,7 @@ class BatchFilter:
 
 
 def _exact(candidates, spec):
-    """The output lines of the candidates filter_record selects, or None if one is bad."""
+    """(output, number of lines) of the candidates filter_record selects, or None if one is bad."""
     selected = []
     for line in candidates:
         try:
@@ -144,7 +162,7 @@ def _exact(candidates, spec):
             return None
         if out is not None:
             selected.append(out)
-    return selected
+    return (b"\n".join(selected) + b"\n", len(selected)) if selected else (b"", 0)
 
 
 def _decode_each(decoder, lines):

@@ -28,9 +28,10 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, NamedTuple, Optional
 
+from .chunk import joined
 from .inputs import BOM, CHUNK_SIZE, STDIN, InputError, display_name, open_input, read_chunks, read_some
 from .record import DEFAULT_SPEC
-from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, joined, write_result
+from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, write_result
 
 # Pieces in flight per worker: enough to keep every worker busy while the
 # results of the others are written.
@@ -141,7 +142,7 @@ class _PieceSizes:
 
     def written(self, size, result):
         if size:
-            output = max(len(result.output) if hasattr(result, "output") else sum(map(len, result.selected)) + len(result.selected), 1)  # XXX until chunk.py
+            output = max(len(result.output), 1)
             self.next = int(max(CHUNK_SIZE, min(MAX_PIECE, OUTPUT_BUDGET * size / output)))
 
 

@@ -34,8 +34,7 @@ def generated(lines, seed=0):
 
 
 def expected_output(data, threshold=1.99):
-    selected = filter_chunk(data, Spec(threshold=float(threshold))).selected
-    return b"".join(line + b"\n" for line in selected)
+    return filter_chunk(data, Spec(threshold=float(threshold))).output
 
 
 def start(cli_env, *args, **kwargs):

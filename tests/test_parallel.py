@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from json_mapper import datagen, parallel
+from json_mapper.chunk import ChunkResult
 from json_mapper.record import Spec, filter_record
-from json_mapper.stream import ChunkResult, filter_stream
+from json_mapper.stream import filter_stream
 
 BOM = b"\xef\xbb\xbf"
 
@@ -162,11 +163,11 @@ def test_the_ring_stays_small_however_many_workers():
 def test_pieces_shrink_as_more_is_selected():
     sizes = parallel._PieceSizes()
     assert sizes.next == parallel.CHUNK_SIZE  # nothing known yet
-    sizes.written(8 << 20, ChunkResult(100_000, [b"x" * 60] * 10, []))
+    sizes.written(8 << 20, ChunkResult(100_000, b"x" * 61 * 10, 10, []))
     assert sizes.next == parallel.MAX_PIECE
-    sizes.written(8 << 20, ChunkResult(100_000, [b"x" * 90] * 100_000, []))  # more out than in
+    sizes.written(8 << 20, ChunkResult(100_000, b"x" * 91 * 100_000, 100_000, []))  # more out than in
     assert sizes.next == parallel.CHUNK_SIZE
-    sizes.written(4 << 20, ChunkResult(70_000, [b"x" * 60] * 40_000, []))
+    sizes.written(4 << 20, ChunkResult(70_000, b"x" * 61 * 40_000, 40_000, []))
     assert parallel.CHUNK_SIZE < sizes.next < parallel.MAX_PIECE
 
 

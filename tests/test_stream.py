@@ -11,9 +11,13 @@ LINES = [b'{"index":%d,"total":1}\n' % (n % 3) for n in range(50)] + [b'{"index"
 
 def test_filter_chunk_reports_bad_lines_with_their_place():
     result = filter_chunk(b'{"index":1,"total":1}\nx\n\n{"index":2,"total":1}\n{}\n')
-    assert result.lines == 5
-    assert result.selected == [b'{"index":1,"total":1,"sum_val":2.0}', b'{"index":2,"total":1,"sum_val":3.0}']
-    assert [(i, before) for i, _, before in result.bad] == [(1, 1), (4, 2)]
+    first, second = b'{"index":1,"total":1,"sum_val":2.0}\n', b'{"index":2,"total":1,"sum_val":3.0}\n'
+    assert (result.lines, result.output, result.selected) == (5, first + second, 2)
+    assert [(bad.index, bad.offset, bad.selected) for bad in result.bad] == \
+        [(1, len(first), 1), (4, len(first + second), 2)]
+    assert result.bad[0].reason.startswith("invalid JSON: ")
+    assert result.bad[1].reason == 'missing field "index"'
+    assert result.bad_count == 2
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 7, 64, 1 << 20])
