@@ -153,6 +153,14 @@ def test_without_fork_pieces_are_handed_over_as_bytes(inputs, monkeypatch):
     assert _agree([str(inputs / "c.json.gz"), str(damaged), str(inputs / "b.json")], "warn")
 
 
+def test_without_proc_plain_files_are_read_into_the_ring(inputs, monkeypatch):
+    # Where there is no /proc/PID/fd (macOS), workers cannot open this
+    # process's files: they are read here, as pipes are.
+    monkeypatch.setattr(parallel.os.path, "isdir", lambda path: False)
+    monkeypatch.setattr(parallel, "_filter_range", None)  # any use of it would fail
+    assert _agree([str(inputs / "a.json"), str(inputs / "b.json"), str(inputs / "empty.json")], "warn")
+
+
 def test_the_ring_stays_small_however_many_workers():
     assert parallel._Ring(5).slot_size == parallel.SLOT_SIZE
     many = parallel._Ring(64 * parallel.PIECES_PER_WORKER + 1)
