@@ -450,39 +450,28 @@ def _range_chunks(fd, start, end):
 
     A line belongs to the range it starts in: the tail of a line that
     started before `start` is skipped, and the last line is read past `end`
-    to its newline. A BOM at the start of the file is dropped. Raises
-    OSError on a read error, after the chunks read before it.
+    to its newline. A BOM at the start of the file is dropped. Each chunk is
+    a view of one read, up to its last whole line; the next read starts
+    after it. Raises OSError on a read error, after the chunks read before it.
     """
     at = _line_start(fd, start)
     if at == 0 and os.pread(fd, len(BOM), 0) == BOM:
         at = len(BOM)
         if end is not None:  # the first line is still this range's, wherever the range ends
             end = max(end, at + 1)
-    pending = []  # the start of a line not ended yet
     while end is None or at < end:
-        data = os.pread(fd, CHUNK_SIZE if end is None else min(CHUNK_SIZE, end - at), at)
+        data = os.pread(fd, CHUNK_SIZE, at)
         if not data:
-            break
-        at += len(data)
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            pending.append(data[:cut])
-            yield b"".join(pending)
-            pending = [data[cut:]] if cut < len(data) else []
-        else:
-            pending.append(data)
-    else:
-        while pending:  # the range ends inside a line: read on to its end
-            data = os.pread(fd, CHUNK_SIZE, at)
-            if not data:
-                break
-            at += len(data)
-            cut = data.find(b"\n") + 1
-            pending.append(data[:cut] if cut else data)
-            if cut:
-                break
-    if pending:
-        yield b"".join(pending)
+            return
+        cut = 0
+        if end is not None and end - at <= len(data):  # up to the end of the line at end - 1
+            cut = data.find(b"\n", end - at - 1) + 1
+        cut = cut or data.rfind(b"\n") + 1
+        if not cut:  # a line longer than a read, or the file's last line, without a newline
+            data += _to_line_end(fd, at + len(data))
+            cut = len(data)
+        yield memoryview(data)[:cut]
+        at += cut
 
 
 def _line_start(fd, at):
@@ -490,11 +479,26 @@ def _line_start(fd, at):
     if at == 0:
         return 0
     at -= 1  # the line starts at `at` if the byte before it ends a line
+    step = 4096  # most lines are short: read a little, then more
     while True:
-        data = os.pread(fd, 1 << 16, at)
+        data = os.pread(fd, step, at)
         newline = data.find(b"\n")
         if newline >= 0:
             return at + newline + 1
         if not data:
             return at
         at += len(data)
+        step = min(2 * step, CHUNK_SIZE)
+
+
+def _to_line_end(fd, at):
+    """The bytes from `at` to the end of the line there, its newline included, or to the file's end."""
+    parts = []
+    while data := os.pread(fd, CHUNK_SIZE, at):
+        cut = data.find(b"\n") + 1
+        if cut:
+            parts.append(data[:cut])
+            break
+        parts.append(data)
+        at += len(data)
+    return b"".join(parts)
