@@ -111,7 +111,7 @@ def write_result(result, name, lineno, out, on_error, report, counts):
     """
     if result.bad_count and on_error == "fail":
         first = result.bad[0]
-        _write(out, memoryview(result.output)[:first.offset], first.selected, counts)
+        _write(out, result.output[:first.offset], first.selected, counts)
         counts.lines_read += first.index + 1
         counts.bad_records += 1
         raise BadRecord(first.reason, name, lineno + first.index + 1)

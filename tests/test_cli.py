@@ -3,6 +3,7 @@ import bz2
 import gzip
 import lzma
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -235,3 +236,25 @@ def test_bug_threshold_took_underscores_and_padding(run_jsonfilter):
         assert result.returncode == 2 and result.stdout == b""
         assert result.stderr == f"jsonfilter: argument -t/--threshold: not a number: {text!r} " \
                                 f"(see 'jsonfilter --help')\n".encode()
+
+
+@pytest.mark.parametrize("jobs", [[], ["-j", "2"]], ids=["serial", "jobs_2"])
+def test_a_line_from_a_slow_producer_comes_out_at_once(cli_env, jobs):
+    # Reading in large gulps must not mean waiting for them: the producer
+    # writes one selected line and waits, and the line is out before it ends.
+    producer = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdout.buffer.write(%r); "
+                                 "sys.stdout.flush(); sys.stdin.read()" % GOOD],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(["jsonfilter", *jobs], stdin=producer.stdout, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env)
+    producer.stdout.close()
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no output while the producer was still running"
+        assert proc.stdout.readline() == GOOD_OUT
+        assert producer.poll() is None  # the producer had not ended
+    finally:
+        producer.stdin.close()  # now it ends
+        producer.wait(timeout=60)
+        out, err = proc.communicate(timeout=60)
+    assert (out, err, proc.returncode) == (b"", b"", 0)
