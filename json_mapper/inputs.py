@@ -51,6 +51,10 @@ class InputError(Exception):
         self.name = name
         self.message = message
 
+    def __reduce__(self):
+        # Raised in -j worker processes and sent back: rebuilt from both arguments.
+        return type(self), (self.name, self.message)
+
 
 def compression_of(head):
     """The compression format whose magic number starts `head` ("gzip", ...), or None."""
