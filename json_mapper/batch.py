@@ -41,6 +41,11 @@ try:
 except ImportError:  # built without a C compiler: msgspec alone
     _scan = None
 
+
+def native():
+    """Whether the native scanner is there (then the fast path costs nothing to start)."""
+    return _scan is not None
+
 # After this, digits read 0, E reads e and - reads +: an overflowing number
 # then shows one of these patterns (a double tops out near 1e308, and 99
 # digits before and after the point with an exponent below 100 cannot reach it).

@@ -3,8 +3,7 @@
 Every way of filtering a chunk (this loop, the fast path in `batch`, the
 workers of `-j`) gives a ChunkResult, and `stream.write_result` writes it.
 """
-from dataclasses import dataclass
-from typing import NamedTuple
+from collections import namedtuple
 
 from .record import DEFAULT_SPEC, BadRecord, filter_record
 
@@ -15,24 +14,22 @@ from .record import DEFAULT_SPEC, BadRecord, filter_record
 KEEP_BAD = 10
 
 
-class BadLine(NamedTuple):
-    """A bad line of a chunk, and what had been selected before it."""
+# Named tuples rather than a dataclass and typing.NamedTuple: those modules
+# take longer to import than a short run takes to filter its input.
 
-    index: int  # 0-based line index within the chunk
-    reason: str  # the text after FILE:LINE
-    offset: int  # len(output) before this line
-    selected: int  # the number of selected lines before it
+# A bad line of a chunk, and what had been selected before it: its 0-based
+# line index within the chunk, the text after FILE:LINE, len(output) before
+# this line, and the number of selected lines before it.
+BadLine = namedtuple("BadLine", "index reason offset selected")
 
-
-@dataclass
-class ChunkResult:
-    """What one chunk gave: its selected lines' output as one block of bytes, and its bad lines."""
-
-    lines: int  # lines in the chunk (a last line without "\n" and blank lines count)
-    output: bytes  # the selected lines' output, each followed by b"\n"
-    selected: int  # how many lines `output` holds
-    bad: list  # the first KEEP_BAD BadLines of the chunk, in order
-    bad_count: int = 0  # every bad line of the chunk
+# What one chunk gave: its selected lines' output as one block of bytes, and
+# its bad lines.
+#   lines: lines in the chunk (a last line without "\n" and blank lines count)
+#   output: the selected lines' output, each followed by b"\n"
+#   selected: how many lines `output` holds
+#   bad: the first KEEP_BAD BadLines of the chunk, in order
+#   bad_count: every bad line of the chunk
+ChunkResult = namedtuple("ChunkResult", "lines output selected bad bad_count", defaults=(0,))
 
 
 def split_lines(chunk):

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import sys
-import textwrap
 
 from . import __version__, hadoop
 from .inputs import InputError
@@ -55,6 +54,8 @@ EXIT_STATUSES = [
 
 
 def _epilog():
+    import textwrap  # function-level: saves start-up, only --help needs it
+
     examples = "".join(f"  {example}\n" for example in EXAMPLES)
     statuses = "".join(textwrap.fill(meaning, 79, initial_indent=f"  {status:<5}",
                                      subsequent_indent=" " * 7) + "\n"
@@ -64,10 +65,11 @@ def _epilog():
 
 # A number as JSON or C's strtod (in the C locale) writes it, ASCII digits
 # only: float() alone would also take "1_000", " 1.5 ", non-ASCII digits,
-# "nan" and "inf".
-NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-NOT_FINITE = re.compile(r"[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
-NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+# "nan" and "inf". Patterns, not compiled here: `re` compiles (and caches)
+# them on first use, so a run that needs none of them does not pay for it.
+NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+NOT_FINITE = r"[-+]?(?:nan|inf|infinity)"
+NEGATIVE_NUMBER = r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +77,13 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         # argparse takes "-1e5" for an option, as its own pattern for negative
         # numbers has no exponent; with this one, `-t -1e5` reads as `-t=-1e5`.
-        self._negative_number_matcher = NEGATIVE_NUMBER
+        self._negative_number_matcher = re.compile(NEGATIVE_NUMBER)
+
+    def format_help(self):
+        # The epilog is made only when help is shown: it needs textwrap.
+        if self.epilog is None:
+            self.epilog = _epilog()
+        return super().format_help()
 
     def error(self, message):
         # One line, like every other message of this program.
@@ -83,8 +91,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _finite_number(text):
-    if not NUMBER.fullmatch(text):
-        if NOT_FINITE.fullmatch(text):
+    if not re.fullmatch(NUMBER, text):
+        if re.fullmatch(NOT_FINITE, text, re.IGNORECASE):
             raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
         raise argparse.ArgumentTypeError(f"not a number: {text!r}")
     value = float(text)
@@ -118,7 +126,6 @@ def build_parser():
         prog=PROG,
         description="Keep the JSON Lines records whose numeric fields add up to more "
         "than a threshold, and append the sum to each.",
-        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="*", metavar="FILE",

@@ -10,7 +10,6 @@ into job counters instead of copying them to the task log.
 """
 import os
 import sys
-from dataclasses import dataclass
 
 from .inputs import STDIN_NAME
 
@@ -30,12 +29,25 @@ def _first(environ, names):
     return None
 
 
-@dataclass
 class StreamingTask:
     """The Hadoop Streaming task this process runs in."""
 
-    task_id: str
-    input_name: str = None
+    # A plain class: dataclasses takes longer to import than a short run takes.
+    __slots__ = ("task_id", "input_name")
+
+    def __init__(self, task_id, input_name=None):
+        self.task_id = task_id
+        self.input_name = input_name
+
+    def __repr__(self):
+        return f"StreamingTask(task_id={self.task_id!r}, input_name={self.input_name!r})"
+
+    def __eq__(self, other):
+        if type(other) is not StreamingTask:
+            return NotImplemented
+        return (self.task_id, self.input_name) == (other.task_id, other.input_name)
+
+    __hash__ = None  # mutable, as the dataclass was
 
     def name_input(self, report):
         """Wrap `report` so that problems on stdin are named after the task's input."""

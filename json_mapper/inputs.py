@@ -3,16 +3,12 @@
 gzip, bzip2 and xz are recognised by their first bytes, so a compressed
 stream on stdin works as well as a named `.gz` file.
 """
-import bz2
 import contextlib
 import errno
-import gzip
-import lzma
 import os
 import select
 import stat
 import sys
-import zlib
 
 try:
     import fcntl
@@ -31,16 +27,43 @@ PIPE_SIZE = 1 << 20
 
 BOM = b"\xef\xbb\xbf"
 
+
+
+def _gzip(raw):
+    import gzip  # function-level: saves start-up, only gzip input needs it
+
+    return gzip.GzipFile(fileobj=raw)
+
+
+def _bzip2(raw):
+    import bz2  # function-level: saves start-up, only bzip2 input needs it
+
+    return bz2.BZ2File(raw)
+
+
+def _xz(raw):
+    import lzma  # function-level: saves start-up, only xz input needs it
+
+    return lzma.LZMAFile(raw)
+
+
 # Magic number, format name, and the reader that decompresses it.
 _FORMATS = {
-    b"\x1f\x8b": ("gzip", lambda raw: gzip.GzipFile(fileobj=raw)),
-    b"BZh": ("bzip2", bz2.BZ2File),
-    b"\xfd7zXZ\x00": ("xz", lzma.LZMAFile),
+    b"\x1f\x8b": ("gzip", _gzip),
+    b"BZh": ("bzip2", _bzip2),
+    b"\xfd7zXZ\x00": ("xz", _xz),
 }
 _OPENERS = dict(_FORMATS.values())
 
-# What a damaged compressed stream raises, by library.
-DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ValueError)
+
+def decompression_errors():
+    """What a damaged compressed stream raises, by library."""
+    # function-level imports: save start-up, only a failed read asks
+    import gzip
+    import lzma
+    import zlib
+
+    return (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ValueError)
 
 
 class InputError(Exception):
@@ -237,7 +260,7 @@ def _read_errors(name, fmt):
     """Read errors and damaged compressed data, as InputError."""
     try:
         yield
-    except DECOMPRESSION_ERRORS as err:
+    except decompression_errors() as err:  # evaluated only once something was raised
         raise InputError(name, f"corrupt {fmt} data: {err}") from None
     except OSError as err:
         what = f"corrupt {fmt} data" if fmt else "read error"

@@ -12,7 +12,6 @@ import os
 import select
 import signal
 import stat
-import threading
 
 DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # How long a signal waits for the line being written to get out.
@@ -78,11 +77,15 @@ class _Deferral:
         self.alarm = None  # the SIGALRM handler before ours, once the grace period runs
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for signum in DEFERRED_SIGNALS:
-                handler = signal.getsignal(signum)
-                if handler not in (signal.SIG_IGN, None):  # ignored, or not set from Python: left alone
+        for signum in DEFERRED_SIGNALS:
+            handler = signal.getsignal(signum)
+            if handler not in (signal.SIG_IGN, None):  # ignored, or not set from Python: left alone
+                try:
                     self.previous[signum] = signal.signal(signum, self._note)
+                except ValueError:
+                    # Not the main thread, where alone handlers can be set (asking
+                    # here rather than importing threading saves start-up).
+                    break
         return self
 
     def __exit__(self, kind, error, traceback):

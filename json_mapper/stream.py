@@ -5,7 +5,6 @@ over every input and writes each ChunkResult; the command line is a thin
 shell over it.
 """
 import time
-from dataclasses import dataclass, field
 
 from .chunk import KEEP_BAD, filter_chunk
 from .inputs import STDIN, InputError, display_name, open_input, read_chunks
@@ -18,17 +17,33 @@ class WorkerDied(Exception):
     """A worker process (`-j`) ended without finishing its work: the output is incomplete."""
 
 
-@dataclass
 class Counts:
     """What a run did; `seconds` is wall-clock time."""
 
-    lines_read: int = 0
-    records_written: int = 0
-    bad_records: int = 0
-    bytes_read: int = 0
-    unreadable_inputs: int = 0
-    seconds: float = 0.0
-    started: float = field(default_factory=time.perf_counter, repr=False)
+    # A plain class: dataclasses takes longer to import than a short run takes.
+    __slots__ = ("lines_read", "records_written", "bad_records", "bytes_read", "unreadable_inputs",
+                 "seconds", "started")
+    _SHOWN = __slots__[:-1]
+
+    def __init__(self, lines_read=0, records_written=0, bad_records=0, bytes_read=0,
+                 unreadable_inputs=0, seconds=0.0, started=None):
+        self.lines_read = lines_read
+        self.records_written = records_written
+        self.bad_records = bad_records
+        self.bytes_read = bytes_read
+        self.unreadable_inputs = unreadable_inputs
+        self.seconds = seconds
+        self.started = time.perf_counter() if started is None else started
+
+    def __repr__(self):
+        return "Counts({})".format(", ".join(f"{name}={getattr(self, name)!r}" for name in self._SHOWN))
+
+    def __eq__(self, other):
+        if type(other) is not Counts:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # mutable, as the dataclass was
 
     @property
     def mb_per_s(self):
@@ -74,15 +89,18 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
     return counts
 
 
-# Inputs smaller than this are done sooner per record than by loading the fast path.
+# Without the native scanner, inputs smaller than this are done sooner per
+# record than by loading msgspec for the fast path.
 SMALL_INPUT = 1 << 16
 
 
 def chunk_filter_for(spec, fast=True):
     """A function from a chunk to its ChunkResult: the fast path or the per-record loop.
 
-    Both give the same results; the fast path is loaded once SMALL_INPUT
-    bytes have come, so a command run on a few lines starts as fast as it can.
+    Both give the same results. With the native scanner the fast path takes
+    every chunk from the first byte (it needs no import that costs time);
+    without it, the fast path is loaded once SMALL_INPUT bytes have come, so
+    a command run on a few lines starts as fast as it can.
     """
     batch = None
     seen = 0
@@ -90,11 +108,11 @@ def chunk_filter_for(spec, fast=True):
     def fast_or_small(chunk):
         nonlocal batch, seen
         if batch is None:
-            seen += len(chunk)
-            if seen < SMALL_INPUT:
-                return filter_chunk(chunk, spec)
-            from .batch import BatchFilter  # imported only once it pays: msgspec takes a while to load
+            from .batch import BatchFilter, native  # function-level: saves start-up on an empty input
 
+            seen += len(chunk)
+            if not native() and seen < SMALL_INPUT:
+                return filter_chunk(chunk, spec)
             batch = BatchFilter(spec)
         return batch(chunk)
 
