@@ -5,9 +5,12 @@ exactly what the per-record path writes. There are two ways to pick them,
 tried in turn:
 
 1. The native scanner (`_scan.c`, built at install where there is a C
-   compiler) reads every line once, in C, and returns the few that may be
-   selected. It vouches only for lines orjson certainly reads the same way,
-   and returns None for a chunk holding anything else.
+   compiler) reads every line once, in C, and writes the output of the lines
+   it decides; the others (an existing sum field, a key with escapes...) it
+   hands to filter_record, in order. It vouches only for lines orjson
+   certainly reads the same way, and returns None for a chunk holding
+   anything else. Nothing else is imported for it: a run the scanner
+   decides alone needs neither orjson nor msgspec.
 2. msgspec decodes only the fields being added up (one C call per line, no
    Python objects for the rest of the record). msgspec is more lenient than
    orjson in a few places, so a chunk is decided this way only when nothing
@@ -28,8 +31,6 @@ through `chunk.filter_chunk`, which is always exact.
 """
 import math
 import operator
-
-import msgspec
 
 from .chunk import ChunkResult, joined, parts, split_lines
 from .chunk import filter_chunk as filter_chunk_per_record
@@ -71,7 +72,15 @@ class BatchFilter:
     def __init__(self, spec, native=True):
         self.spec = spec
         self._native = native and _scan is not None
-        self._keys = tuple(name.encode("utf-8") for name in spec.fields)
+        self._paths = tuple((name.encode("utf-8"),) for name in spec.fields)
+        self.usable = None  # whether msgspec can decode these fields: known once it is loaded
+        self._records_closed = True  # which msgspec decoder worked last
+
+    def _load_msgspec(self):
+        """Build the msgspec decoders; sets `usable`."""
+        import msgspec  # function-level: saves start-up, only chunks the scanner leaves need it
+
+        spec = self.spec
         # Attribute names are generated (any string may be a JSON field name);
         # `rename` maps them back to the names in the data.
         names = list(dict.fromkeys(spec.fields))
@@ -98,7 +107,6 @@ class BatchFilter:
         else:
             add = _adder(order)
             self._totals = lambda records: list(map(add, records))
-        self._records_closed = True  # which decoder worked last
 
     def __call__(self, chunk):
         result = self._scanned(chunk)
@@ -118,15 +126,26 @@ class BatchFilter:
         """The ChunkResult by the native scanner, or None."""
         if not self._native:
             return None
-        found = _scan.candidates(chunk, self._keys, self.spec.threshold)
+        spec = self.spec
+
+        def decide(line):
+            # A line the scanner leaves to filter_record; a bad one raises
+            # BadRecord out of emit, and the chunk goes per record.
+            return filter_record(line, spec)
+
+        try:
+            found = _scan.emit(chunk, self._paths, spec.threshold, spec.sum_key, decide)
+        except BadRecord:
+            return None
         if found is None:
             return None
-        lines, candidates = found
-        selected = _exact(candidates, self.spec)
-        return None if selected is None else ChunkResult(lines, *selected, [], 0)
+        lines, selected, output = found
+        return ChunkResult(lines, output, selected, [], 0)
 
     def _decoded(self, chunk):
         """The ChunkResult by msgspec, or None."""
+        if self.usable is None:
+            self._load_msgspec()
         if not self.usable:
             return None
         lines = split_lines(chunk)

@@ -79,7 +79,27 @@ class _Parser(argparse.ArgumentParser):
         # numbers has no exponent; with this one, `-t -1e5` reads as `-t=-1e5`.
         self._negative_number_matcher = re.compile(NEGATIVE_NUMBER)
 
+    # The terminal's width, asked for only when help or usage is shown.
+    _width = 80
+
+    def _get_formatter(self):
+        # argparse makes a formatter to check each add_argument, and its own
+        # asks shutil for the terminal's width, so shutil (which imports bz2
+        # and lzma) would load at every start; only help text needs the width.
+        return self.formatter_class(prog=self.prog, width=self._width)
+
+    def _terminal_width(self):
+        import shutil  # function-level: saves start-up, only help and usage need it
+
+        # As argparse's own formatter takes it.
+        self._width = shutil.get_terminal_size().columns - 2
+
+    def format_usage(self):
+        self._terminal_width()
+        return super().format_usage()
+
     def format_help(self):
+        self._terminal_width()
         # The epilog is made only when help is shown: it needs textwrap.
         if self.epilog is None:
             self.epilog = _epilog()
@@ -243,7 +263,7 @@ def _filter(args, spec, report, counts):
     run_filter = filter_stream
     options = {}
     if args.jobs != 1:
-        from .parallel import filter_parallel as run_filter  # only -j pays for its imports
+        from .parallel import filter_parallel as run_filter  # saves start-up: only -j needs its pools
 
         options["jobs"] = args.jobs
     out = LineBlockWriter(STDOUT_FD)
@@ -251,7 +271,7 @@ def _filter(args, spec, report, counts):
     shown = sys.stderr is not None and (args.progress or (args.progress is None and sys.stderr.isatty()))
     if not shown:
         return run_filter(args.files, out, spec, args.on_error, report, counts, **options)
-    from .progress import progress_line
+    from .progress import progress_line  # saves start-up: only a shown line needs tqdm
 
     with progress_line(args.files, report, asked=args.progress) as (progress, shown_report):
         return run_filter(args.files, out, spec, args.on_error, shown_report, counts,

@@ -5,10 +5,6 @@ shell around `filter_record`.
 """
 import functools
 import math
-import re
-from dataclasses import dataclass
-
-import orjson
 
 THRESHOLD = 1.99
 FIELDS = ("index", "total")
@@ -33,37 +29,70 @@ class BadRecord(ValueError):
         self.lineno = lineno
 
 
-@dataclass(frozen=True)
 class Spec:
     """What to select: records whose `fields` add up to more than `threshold`."""
 
-    threshold: float = THRESHOLD
-    fields: tuple = FIELDS
-    sum_field: str = SUM_FIELD
+    # A plain class, not a dataclass: the command builds one at every start,
+    # and dataclasses takes longer to import than a short run takes.
+    __slots__ = ("threshold", "fields", "sum_field", "sum_key")
 
-    def __post_init__(self):
-        threshold = float(self.threshold)
-        if not math.isfinite(threshold):
-            raise ValueError(f"threshold must be a finite number, not {self.threshold!r}")
-        object.__setattr__(self, "threshold", threshold)
-        fields = (self.fields,) if isinstance(self.fields, str) else tuple(self.fields)
+    def __init__(self, threshold=THRESHOLD, fields=FIELDS, sum_field=SUM_FIELD):
+        value = float(threshold)
+        if not math.isfinite(value):
+            raise ValueError(f"threshold must be a finite number, not {threshold!r}")
+        fields = (fields,) if isinstance(fields, str) else tuple(fields)
         if not fields or not all(isinstance(f, str) and f for f in fields):
             raise ValueError("fields must be one or more non-empty names")
-        object.__setattr__(self, "fields", fields)
-        if not isinstance(self.sum_field, str) or not self.sum_field:
+        if not isinstance(sum_field, str) or not sum_field:
             raise ValueError("the sum field needs a non-empty name")
         # A name with a lone surrogate (what undecodable bytes in argv become)
-        # can never be a JSON key, and orjson cannot even quote it in a message.
-        for name in fields + (self.sum_field,):
+        # can never be a JSON key, and cannot even be quoted in a message.
+        for name in fields + (sum_field,):
             try:
                 name.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValueError(f"field name {name!r} is not valid UTF-8") from None
+        setattr_ = object.__setattr__
+        setattr_(self, "threshold", value)
+        setattr_(self, "fields", fields)
+        setattr_(self, "sum_field", sum_field)
+        # The sum field's name as JSON text, ready to splice into a record.
+        setattr_(self, "sum_key", json_quoted(sum_field))
 
-    @functools.cached_property
-    def sum_key(self):
-        """The sum field's name as JSON text, ready to splice into a record."""
-        return orjson.dumps(self.sum_field)
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a Spec cannot be changed (its {name!r})")
+
+    def _key(self):
+        return (self.threshold, self.fields, self.sum_field)
+
+    def __eq__(self, other):
+        return self._key() == other._key() if type(other) is Spec else NotImplemented
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __reduce__(self):
+        return (Spec, self._key())
+
+    def __repr__(self):
+        return "Spec(threshold={!r}, fields={!r}, sum_field={!r})".format(*self._key())
+
+
+# What orjson.dumps writes for the characters a JSON string must escape:
+# the short escapes where JSON has one, else \u00XX. Everything else,
+# DEL, non-ASCII and U+2028 included, stands as it is.
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in range(0x20)}
+_JSON_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", ord("\b"): "\\b", ord("\t"): "\\t",
+                      ord("\n"): "\\n", ord("\f"): "\\f", ord("\r"): "\\r"})
+
+
+def json_quoted(name):
+    """`name` (a str of valid UTF-8) as JSON text: bytes, exactly what orjson.dumps(name) gives.
+
+    Written here rather than asking orjson, whose import costs more than a
+    short run takes.
+    """
+    return ('"' + name.translate(_JSON_ESCAPES) + '"').encode("utf-8")
 
 
 DEFAULT_SPEC = Spec()
@@ -71,7 +100,26 @@ DEFAULT_SPEC = Spec()
 
 def quoted(name):
     """A field name as it appears in messages: JSON-quoted, so odd names stay readable."""
-    return orjson.dumps(name).decode()
+    return json_quoted(name).decode("utf-8")
+
+
+def _loads(record):
+    """orjson.loads, imported on first use: this name is then bound to it.
+
+    A run whose lines the native scanner decides never needs orjson, whose
+    import costs more than such a run; once loaded, filter_record calls
+    orjson.loads through this module-level name at no extra cost.
+    """
+    global _loads, _JSONDecodeError
+    import orjson  # function-level: saves start-up (see above)
+
+    _JSONDecodeError = orjson.JSONDecodeError
+    _loads = orjson.loads
+    return _loads(record)
+
+
+# orjson.JSONDecodeError once orjson is loaded (by the first _loads, before it can raise).
+_JSONDecodeError = ValueError
 
 
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
@@ -86,8 +134,8 @@ def filter_record(record, spec=DEFAULT_SPEC):
     bytes, with or without its line ending.
     """
     try:
-        obj = orjson.loads(record)
-    except orjson.JSONDecodeError as err:
+        obj = _loads(record)
+    except _JSONDecodeError as err:
         # Checked only on this slow path so that good records pay nothing for it.
         if not record.strip(JSON_WS):
             return None
@@ -148,21 +196,26 @@ def with_sum(text, obj, total, spec):
     return b"".join(parts)
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_SCALAR = re.compile(rb"[^\s,}\]]+")
-_BRACKET_OR_STRING = re.compile(rb'[\[\]{}"]')
+@functools.lru_cache(maxsize=None)
+def _patterns():
+    """(a JSON string, a scalar, a bracket or a string's start): compiled once needed."""
+    import re  # function-level: saves start-up, only a record that has the sum field needs it
+
+    return (re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL), re.compile(rb"[^\s,}\]]+"),
+            re.compile(rb'[\[\]{}"]'))
 
 
 def top_level_members(text):
     """Yield (key, value_start, value_end) for each member of a valid JSON object."""
+    string = _patterns()[0]
     i = text.index(b"{") + 1
     n = len(text)
     while True:
         i = _skip_ws(text, i)
         if text[i:i + 1] == b"}":
             return
-        key_match = _STRING.match(text, i)
-        key = orjson.loads(key_match.group())
+        key_match = string.match(text, i)
+        key = _loads(key_match.group())
         i = _skip_ws(text, key_match.end())
         i = _skip_ws(text, i + 1)  # past the colon
         end = _value_end(text, i)
@@ -179,17 +232,18 @@ def _skip_ws(text, i):
 
 
 def _value_end(text, i):
+    string, scalar, bracket_or_string = _patterns()
     first = text[i:i + 1]
     if first == b'"':
-        return _STRING.match(text, i).end()
+        return string.match(text, i).end()
     if first not in (b"{", b"["):
-        return _SCALAR.match(text, i).end()
+        return scalar.match(text, i).end()
     depth = 0
     while True:
-        m = _BRACKET_OR_STRING.search(text, i)
+        m = bracket_or_string.search(text, i)
         token = m.group()
         if token == b'"':
-            i = _STRING.match(text, m.start()).end()
+            i = string.match(text, m.start()).end()
             continue
         i = m.end()
         depth += 1 if token in (b"{", b"[") else -1
