@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT
+from conftest import ROOT, require_module
 from json_mapper import Spec, filter_chunk
 from json_mapper.record import json_quoted, quoted
 
@@ -67,10 +67,8 @@ def per_record_output(data, spec=Spec()):
 
 @pytest.fixture(scope="module")
 def native():
-    try:
-        import json_mapper._scan  # noqa: F401
-    except ImportError:
-        pytest.fail("the native scanner is not built: python setup.py build_ext --inplace")
+    """The native scanner, which these runs need (built by pip install, or build_ext --inplace)."""
+    return require_module("json_mapper._scan")
 
 
 @pytest.mark.parametrize("data", [good_records(20), b""], ids=["20 good records", "empty"])
