@@ -89,6 +89,16 @@ def test_a_run_from_a_file_imports_none_of_the_slow_modules(native, tmp_path):
     assert sorted(imported & set(NOT_NEEDED)) == []
 
 
+def test_a_gzip_input_imports_gzip_alone(native):
+    import gzip
+
+    data = good_records(50)
+    status, out, messages, imported = run_importtime(gzip.compress(data))
+    assert (status, messages, out) == (0, [], per_record_output(data))
+    assert "gzip" in imported
+    assert sorted(imported & set(NOT_NEEDED) - {"gzip"}) == []
+
+
 def test_a_bad_record_still_gets_its_exact_message(native):
     bad = b'{"index": 1, "total": tru}'
     data = good_records(5) + bad + b"\n" + good_records(5, seed=2)
