@@ -7,9 +7,14 @@ tried in turn:
 1. The native scanner (`_scan.c`, built at install where there is a C
    compiler) reads every line once, in C, and returns the few that may be
    selected. It vouches only for lines orjson certainly reads the same way,
-   and returns None for a chunk holding anything else.
+   and returns None for a chunk holding anything else. It finds top-level
+   fields only.
 2. msgspec decodes only the fields being added up (one C call per line, no
-   Python objects for the rest of the record). msgspec is more lenient than
+   Python objects for the rest of the record; a nested field is decoded
+   through nested Structs, one per object on its path). With --missing skip
+   or zero, a last decoder lets those fields be absent or null; a skipped
+   record's sum is a NaN, so it goes through filter_record, which says
+   SKIPPED. msgspec is more lenient than
    orjson in a few places, so a chunk is decided this way only when nothing
    in it could be read differently:
    - with records that hold nothing but the summed fields, every byte is
@@ -31,7 +36,7 @@ import operator
 
 import msgspec
 
-from .record import BadRecord, filter_record
+from .record import SKIPPED, BadRecord, filter_record
 from .stream import ChunkResult, filter_chunk as filter_chunk_per_record
 
 try:
@@ -59,35 +64,19 @@ class BatchFilter:
 
     def __init__(self, spec, native=True):
         self.spec = spec
-        self._native = native and _scan is not None
-        self._keys = tuple(name.encode("utf-8") for name in spec.fields)
-        # Attribute names are generated (any string may be a JSON field name);
-        # `rename` maps them back to the names in the data.
-        names = list(dict.fromkeys(spec.fields))
-        attrs = {name: f"f{i}" for i, name in enumerate(names)}
-        rename = {attr: name for name, attr in attrs.items()}
-        fields = [(attr, float) for attr in attrs.values()]
+        # The native scanner finds top-level keys only.
+        self._native = native and _scan is not None and all(len(path) == 1 for path in spec.paths)
+        self._keys = tuple(path[0].encode("utf-8") for path in spec.paths)
+        self._stage = 0  # the first of self._stages to try: the one that worked last
         try:
-            # gc=False: records holding only floats need no cycle collection,
-            # and a million of them would otherwise set it off again and again.
-            closed = msgspec.defstruct("Closed", fields, rename=rename, forbid_unknown_fields=True,
-                                       gc=False)
-            open_ = msgspec.defstruct("Open", fields, rename=rename, gc=False)
+            self._stages = _stages(spec)
         except ValueError:
             # A name msgspec cannot match (a quote, a backslash, a control
-            # character): every chunk takes the per-record path.
+            # character), or a key that one path ends at and another goes
+            # through: every chunk takes the per-record path.
             self.usable = False
             return
         self.usable = True
-        self._closed = msgspec.json.Decoder(closed)
-        self._open = msgspec.json.Decoder(open_)
-        order = [attrs[name] for name in spec.fields]
-        if order == ["f0", "f1"]:  # the usual case, in one comprehension
-            self._totals = _totals_of_two
-        else:
-            add = _adder(order)
-            self._totals = lambda records: list(map(add, records))
-        self._records_closed = True  # which decoder worked last
 
     def __call__(self, chunk):
         result = self.fast(chunk)
@@ -99,52 +88,123 @@ class BatchFilter:
             found = _scan.candidates(chunk, self._keys, self.spec.threshold)
             if found is not None:
                 lines, candidates = found
-                selected = _exact(candidates, self.spec)
-                return None if selected is None else ChunkResult(lines, selected, [])
+                decided = _exact(candidates, self.spec)
+                return None if decided is None else ChunkResult(lines, decided[0], [], decided[1])
         if not self.usable:
             return None
         chunk = bytes(chunk)  # a memoryview from the ring of -j
         lines = chunk.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        records = None
-        if self._records_closed:
-            records = _decode_each(self._closed, lines)
-        if records is None:
-            if not _screened(chunk, lines):
+        screened = None
+        for stage in range(self._stage, len(self._stages)):
+            decoder, open_, totals = self._stages[stage]
+            if open_ and screened is None:
+                screened = _screened(chunk, lines)
+            if open_ and not screened:
                 return None
-            records = _decode_each(self._open, lines)
-            if records is None:
-                return None
-            self._records_closed = False
-        selected = self._select(lines, records)
-        return None if selected is None else ChunkResult(len(lines), selected, [])
+            records = _decode_each(decoder, lines)
+            if records is not None:
+                self._stage = stage
+                break
+        else:
+            return None
+        decided = self._select(lines, totals(records))
+        return None if decided is None else ChunkResult(len(lines), decided[0], [], decided[1])
 
-    def _select(self, lines, records):
-        """The output lines of the selected records, or None if a record is bad."""
+    def _select(self, lines, totals):
+        """(output lines of the selected records, number skipped), or None if a record is bad."""
         threshold = self.spec.threshold
-        totals = self._totals(records)
         # The common case, decided in C: every sum finite (a NaN or an
         # infinity makes the plain sum of sums not finite) and none selected.
         if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
-            return []
-        # Not (finite and at most the threshold): selected, or a sum that is
-        # not finite, which filter_record turns into a bad record.
+            return [], 0
+        # Not (finite and at most the threshold): selected, skipped (a NaN
+        # stands for a missing field), or a sum that is not finite, which
+        # filter_record turns into a bad record.
         return _exact([lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold],
                       self.spec)
 
 
+def _stages(spec):
+    """The ways msgspec may decode a chunk, tried in turn: (decoder, open, totals).
+
+    An open decoder skips the fields not summed, so its chunk must be screened
+    first. The last way, only for --missing skip and zero, lets the summed
+    fields and the objects on their paths be absent or null.
+    """
+    tree = _tree(spec.paths)
+    chains = [".".join(_chain(tree, path)) for path in spec.paths]
+    strict_totals = _totals_of_two if chains == ["f0", "f1"] else _totals(chains)
+    stages = [(_decoder(tree, closed=True), False, strict_totals),
+              (_decoder(tree, closed=False), True, strict_totals)]
+    if spec.missing != "bad":
+        absent = 0.0 if spec.missing == "zero" else math.nan  # a NaN makes the line a candidate
+        stages.append((_decoder(tree, closed=False, lenient=True), True, _lenient_totals(chains, absent)))
+    return stages
+
+
+def _tree(paths):
+    """The paths as nested dicts, {key: None for a summed field, or the dict of the keys inside}."""
+    tree = {}
+    for path in paths:
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if node is None:
+                raise ValueError(f"{key!r} is both summed and a path to a summed field")
+        if node.setdefault(path[-1], None) is not None:
+            raise ValueError(f"{path[-1]!r} is both summed and a path to a summed field")
+    return tree
+
+
+def _chain(tree, path):
+    """The attribute names of `path` in the structs `_decoder` makes of `tree`."""
+    chain = []
+    node = tree
+    for key in path:
+        chain.append(f"f{list(node).index(key)}")
+        node = node[key]
+    return chain
+
+
+def _decoder(tree, closed, lenient=False):
+    return msgspec.json.Decoder(_struct(tree, closed, lenient))
+
+
+def _struct(tree, closed, lenient):
+    """A msgspec Struct type decoding the keys of `tree`, nested ones as nested Structs.
+
+    Attribute names are generated (any string may be a JSON field name);
+    `rename` maps them back to the keys in the data. Closed structs forbid
+    other keys, so that a chunk they decode has had every byte checked.
+    """
+    fields = []
+    rename = {}
+    for i, (key, inner) in enumerate(tree.items()):
+        kind = float if inner is None else _struct(inner, closed, lenient)
+        rename[f"f{i}"] = key
+        fields.append((f"f{i}", kind | None, None) if lenient else (f"f{i}", kind))
+    # gc=False: records holding only floats need no cycle collection, and a
+    # million of them would otherwise set it off again and again.
+    return msgspec.defstruct("Fields", fields, rename=rename, forbid_unknown_fields=closed, gc=False)
+
+
 def _exact(candidates, spec):
-    """The output lines of the candidates filter_record selects, or None if one is bad."""
+    """(output lines of the candidates filter_record selects, number it skips), or None if one is bad."""
     selected = []
+    skipped = 0
     for line in candidates:
         try:
             out = filter_record(line, spec)
         except BadRecord:
             return None
         if out is not None:
-            selected.append(out)
-    return selected
+            if out is SKIPPED:
+                skipped += 1
+            else:
+                selected.append(out)
+    return selected, skipped
 
 
 def _decode_each(decoder, lines):
@@ -159,14 +219,18 @@ def _totals_of_two(records):
     return [record.f0 + record.f1 for record in records]
 
 
-def _adder(attrs):
-    """A function giving a record's sum, added left to right as filter_record adds."""
-    if len(attrs) == 1:
-        return operator.attrgetter(attrs[0])
-    if len(attrs) == 2:
-        first, second = map(operator.attrgetter, attrs)
-        return lambda record: first(record) + second(record)
-    values = operator.attrgetter(*attrs)
+def _totals(chains):
+    """A function from records to their sums, added left to right as filter_record adds.
+
+    `chains` are the attribute paths of the summed fields ("f0.f1": record.f0.f1).
+    """
+    if len(chains) == 1:
+        value = operator.attrgetter(chains[0])
+        return lambda records: list(map(value, records))
+    if len(chains) == 2:
+        first, second = map(operator.attrgetter, chains)
+        return lambda records: [first(record) + second(record) for record in records]
+    values = operator.attrgetter(*chains)
 
     def add(record):
         total, *rest = values(record)
@@ -174,7 +238,26 @@ def _adder(attrs):
             total += value
         return total
 
-    return add
+    return lambda records: list(map(add, records))
+
+
+def _lenient_totals(chains, absent):
+    """As `_totals`, where a None on a field's path (absent or null) gives `absent`."""
+    chains = [chain.split(".") for chain in chains]
+
+    def add(record):
+        total = None
+        for chain in chains:
+            value = record
+            for attr in chain:
+                value = getattr(value, attr)
+                if value is None:
+                    value = absent
+                    break
+            total = value if total is None else total + value
+        return total
+
+    return lambda records: list(map(add, records))
 
 
 def _screened(chunk, lines):

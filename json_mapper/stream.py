@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from .inputs import STDIN, InputError, display_name, open_input, read_chunks
-from .record import DEFAULT_SPEC, BadRecord, filter_record
+from .record import DEFAULT_SPEC, SKIPPED, BadRecord, filter_record
 
 ON_ERROR_MODES = ("warn", "skip", "fail")
 
@@ -18,13 +18,15 @@ class ChunkResult:
     """What one chunk gave: the selected lines and where its bad records were.
 
     `bad` holds (line index within the chunk, reason, number of selected lines
-    before it), so that a caller stopping at a bad record can write exactly the
-    output that came before it.
+    before it, number of skipped lines before it), so that a caller stopping at
+    a bad record can write and count exactly what came before it. `skipped`
+    counts the records that `--missing skip` passed over.
     """
 
     lines: int
     selected: list
     bad: list
+    skipped: int = 0
 
 
 def joined(results):
@@ -34,11 +36,14 @@ def joined(results):
     lines = 0
     selected = []
     bad = []
+    skipped = 0
     for result in results:
-        bad += [(lines + index, reason, len(selected) + before) for index, reason, before in result.bad]
+        bad += [(lines + index, reason, len(selected) + before, skipped + skipped_before)
+                for index, reason, before, skipped_before in result.bad]
         selected += result.selected
         lines += result.lines
-    return ChunkResult(lines, selected, bad)
+        skipped += result.skipped
+    return ChunkResult(lines, selected, bad, skipped)
 
 
 def filter_chunk(chunk, spec=DEFAULT_SPEC):
@@ -48,15 +53,19 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC):
         lines.pop()
     selected = []
     bad = []
+    skipped = 0
     for i, line in enumerate(lines):
         try:
             out = filter_record(line, spec)
         except BadRecord as err:
-            bad.append((i, err.reason, len(selected)))
+            bad.append((i, err.reason, len(selected), skipped))
             continue
         if out is not None:
-            selected.append(out)
-    return ChunkResult(len(lines), selected, bad)
+            if out is SKIPPED:
+                skipped += 1
+            else:
+                selected.append(out)
+    return ChunkResult(len(lines), selected, bad, skipped)
 
 
 class WorkerDied(Exception):
@@ -69,6 +78,7 @@ class Counts:
 
     lines_read: int = 0
     records_written: int = 0
+    skipped: int = 0
     bad_records: int = 0
     bytes_read: int = 0
     unreadable_inputs: int = 0
@@ -151,16 +161,18 @@ def write_result(result, name, lineno, out, on_error, report, counts):
     `lineno` is the number of lines of input `name` before this chunk.
     """
     if result.bad and on_error == "fail":
-        index, reason, before = result.bad[0]
+        index, reason, before, skipped = result.bad[0]
         _write_lines(out, result.selected[:before], counts)
         counts.lines_read += index + 1
+        counts.skipped += skipped
         counts.bad_records += 1
         raise BadRecord(reason, name, lineno + index + 1)
     _write_lines(out, result.selected, counts)
     counts.lines_read += result.lines
+    counts.skipped += result.skipped
     counts.bad_records += len(result.bad)
     if on_error == "warn":
-        for index, reason, _ in result.bad:
+        for index, reason, *_ in result.bad:
             report(BadRecord(reason, name, lineno + index + 1))
     return result.lines
 

@@ -13,7 +13,7 @@ def test_filter_chunk_reports_bad_lines_with_their_place():
     result = filter_chunk(b'{"index":1,"total":1}\nx\n\n{"index":2,"total":1}\n{}\n')
     assert result.lines == 5
     assert result.selected == [b'{"index":1,"total":1,"sum_val":2.0}', b'{"index":2,"total":1,"sum_val":3.0}']
-    assert [(i, before) for i, _, before in result.bad] == [(1, 1), (4, 2)]
+    assert [(i, before) for i, _, before, _ in result.bad] == [(1, 1), (4, 2)]
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 7, 64, 1 << 20])
