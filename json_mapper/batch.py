@@ -12,9 +12,9 @@ tried in turn:
 2. msgspec decodes only the fields being added up (one C call per line, no
    Python objects for the rest of the record; a nested field is decoded
    through nested Structs, one per object on its path). With --missing skip
-   or zero, a last decoder lets those fields be absent or null; a skipped
-   record's sum is a NaN, so it goes through filter_record, which says
-   SKIPPED. msgspec is more lenient than
+   or zero, a last decoder lets those fields be absent or null: such a
+   field counts 0, or makes the sum a NaN, which marks a skipped record.
+   msgspec is more lenient than
    orjson in a few places, so a chunk is decided this way only when nothing
    in it could be read differently:
    - with records that hold nothing but the summed fields, every byte is
@@ -98,7 +98,7 @@ class BatchFilter:
             lines.pop()
         screened = None
         for stage in range(self._stage, len(self._stages)):
-            decoder, open_, totals = self._stages[stage]
+            decoder, open_, totals, nan_skips = self._stages[stage]
             if open_ and screened is None:
                 screened = _screened(chunk, lines)
             if open_ and not screened:
@@ -109,38 +109,52 @@ class BatchFilter:
                 break
         else:
             return None
-        decided = self._select(lines, totals(records))
+        decided = self._select(lines, totals(records), nan_skips)
         return None if decided is None else ChunkResult(len(lines), decided[0], [], decided[1])
 
-    def _select(self, lines, totals):
-        """(output lines of the selected records, number skipped), or None if a record is bad."""
+    def _select(self, lines, totals, nan_skips=False):
+        """(output lines of the selected records, number skipped), or None if a record is bad.
+
+        With `nan_skips`, a NaN sum is a record --missing skip passes over.
+        """
         threshold = self.spec.threshold
         # The common case, decided in C: every sum finite (a NaN or an
         # infinity makes the plain sum of sums not finite) and none selected.
         if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
             return [], 0
-        # Not (finite and at most the threshold): selected, skipped (a NaN
-        # stands for a missing field), or a sum that is not finite, which
-        # filter_record turns into a bad record.
-        return _exact([lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold],
-                      self.spec)
+        skipped = 0
+        if nan_skips:
+            # Only a missing field makes a NaN here: this decoder's chunks are
+            # screened, so every number is finite, and adding finite numbers
+            # left to right may reach an infinity but never a NaN.
+            skipped = sum(total != total for total in totals)
+            if skipped:
+                totals = [threshold if total != total else total for total in totals]  # not picked
+        # Not (finite and at most the threshold): selected, or a sum that is
+        # not finite, which filter_record turns into a bad record.
+        picked = [lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold]
+        decided = _exact(picked, self.spec)
+        return None if decided is None else (decided[0], decided[1] + skipped)
 
 
 def _stages(spec):
-    """The ways msgspec may decode a chunk, tried in turn: (decoder, open, totals).
+    """The ways msgspec may decode a chunk, tried in turn: (decoder, open, totals, nan_skips).
 
     An open decoder skips the fields not summed, so its chunk must be screened
     first. The last way, only for --missing skip and zero, lets the summed
-    fields and the objects on their paths be absent or null.
+    fields and the objects on their paths be absent or null; with skip, such
+    a record's sum is a NaN (`nan_skips`).
     """
     tree = _tree(spec.paths)
     chains = [".".join(_chain(tree, path)) for path in spec.paths]
-    strict_totals = _totals_of_two if chains == ["f0", "f1"] else _totals(chains)
-    stages = [(_decoder(tree, closed=True), False, strict_totals),
-              (_decoder(tree, closed=False), True, strict_totals)]
+    strict_totals = _totals(chains)
+    stages = [(_decoder(tree, closed=True), False, strict_totals, False),
+              (_decoder(tree, closed=False), True, strict_totals, False)]
     if spec.missing != "bad":
-        absent = 0.0 if spec.missing == "zero" else math.nan  # a NaN makes the line a candidate
-        stages.append((_decoder(tree, closed=False, lenient=True), True, _lenient_totals(chains, absent)))
+        skip = spec.missing == "skip"
+        absent = math.nan if skip else 0.0
+        stages.append((_decoder(tree, closed=False, absent=absent), True,
+                       _lenient_totals(chains, absent), skip))
     return stages
 
 
@@ -168,23 +182,29 @@ def _chain(tree, path):
     return chain
 
 
-def _decoder(tree, closed, lenient=False):
-    return msgspec.json.Decoder(_struct(tree, closed, lenient))
+def _decoder(tree, closed, absent=None):
+    return msgspec.json.Decoder(_struct(tree, closed, absent))
 
 
-def _struct(tree, closed, lenient):
+def _struct(tree, closed, absent=None):
     """A msgspec Struct type decoding the keys of `tree`, nested ones as nested Structs.
 
     Attribute names are generated (any string may be a JSON field name);
     `rename` maps them back to the keys in the data. Closed structs forbid
     other keys, so that a chunk they decode has had every byte checked.
+    Unless `absent` is None, every key may be absent (a summed field then
+    holds `absent`) or null (None).
     """
     fields = []
     rename = {}
     for i, (key, inner) in enumerate(tree.items()):
-        kind = float if inner is None else _struct(inner, closed, lenient)
         rename[f"f{i}"] = key
-        fields.append((f"f{i}", kind | None, None) if lenient else (f"f{i}", kind))
+        if inner is None:
+            kind, default = float, absent
+        else:
+            kind = _struct(inner, closed, absent)
+            default = msgspec.field(default_factory=kind)
+        fields.append((f"f{i}", kind) if absent is None else (f"f{i}", kind | None, default))
     # gc=False: records holding only floats need no cycle collection, and a
     # million of them would otherwise set it off again and again.
     return msgspec.defstruct("Fields", fields, rename=rename, forbid_unknown_fields=closed, gc=False)
@@ -224,12 +244,19 @@ def _totals(chains):
 
     `chains` are the attribute paths of the summed fields ("f0.f1": record.f0.f1).
     """
+    if chains == ["f0", "f1"]:  # the usual case, in one comprehension
+        return _totals_of_two
+    add = _adder(chains)
+    return lambda records: list(map(add, records))
+
+
+def _adder(chains):
+    """A function giving one record's sum."""
     if len(chains) == 1:
-        value = operator.attrgetter(chains[0])
-        return lambda records: list(map(value, records))
+        return operator.attrgetter(chains[0])
     if len(chains) == 2:
         first, second = map(operator.attrgetter, chains)
-        return lambda records: [first(record) + second(record) for record in records]
+        return lambda record: first(record) + second(record)
     values = operator.attrgetter(*chains)
 
     def add(record):
@@ -238,26 +265,44 @@ def _totals(chains):
             total += value
         return total
 
-    return lambda records: list(map(add, records))
+    return add
 
 
 def _lenient_totals(chains, absent):
-    """As `_totals`, where a None on a field's path (absent or null) gives `absent`."""
+    """As `_totals`, for Structs whose summed fields may hold `absent`, or None on a null."""
+    plain = _totals(chains)
+    add_plain = _adder(chains)
     chains = [chain.split(".") for chain in chains]
 
-    def add(record):
+    def add_nulls(record):
         total = None
         for chain in chains:
             value = record
             for attr in chain:
                 value = getattr(value, attr)
-                if value is None:
+                if value is None:  # a null on the path
                     value = absent
                     break
             total = value if total is None else total + value
         return total
 
-    return lambda records: list(map(add, records))
+    def add(record):
+        # None + a number raises, and so does None.f0; with one field, the
+        # None itself comes out.
+        try:
+            total = add_plain(record)
+        except (TypeError, AttributeError):
+            return add_nulls(record)
+        return add_nulls(record) if total is None else total
+
+    def totals(records):
+        try:  # as fast as `_totals` while no record holds a null
+            found = plain(records)
+        except (TypeError, AttributeError):
+            found = None
+        return list(map(add, records)) if found is None or None in found else found
+
+    return totals
 
 
 def _screened(chunk, lines):
