@@ -33,6 +33,7 @@ which is always exact.
 """
 import math
 import operator
+from typing import Optional
 
 import msgspec
 
@@ -204,7 +205,7 @@ def _struct(tree, closed, absent=None):
         else:
             kind = _struct(inner, closed, absent)
             default = msgspec.field(default_factory=kind)
-        fields.append((f"f{i}", kind) if absent is None else (f"f{i}", kind | None, default))
+        fields.append((f"f{i}", kind) if absent is None else (f"f{i}", Optional[kind], default))
     # gc=False: records holding only floats need no cycle collection, and a
     # million of them would otherwise set it off again and again.
     return msgspec.defstruct("Fields", fields, rename=rename, forbid_unknown_fields=closed, gc=False)

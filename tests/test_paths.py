@@ -8,11 +8,13 @@ import gzip
 import json
 import random
 import re
+import subprocess
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
 from json_mapper.batch import BatchFilter
 from json_mapper.record import SKIPPED, BadRecord, Spec, field_path, filter_record
 from json_mapper.stream import filter_chunk
@@ -233,7 +235,8 @@ def nested_mib():
 
 
 @pytest.mark.parametrize("mode", ALL)
-@pytest.mark.parametrize("fields", [T2, ("/a.b/c~1d", "http.latency_ms"), ("db.ms",), ("db.ms", "db.rows", "http.status")])
+@pytest.mark.parametrize("fields", [T2, ("/a.b/c~1d", "http.latency_ms"), ("db.ms",),
+                                    ("db.ms", "db.rows", "http.status")])
 @pytest.mark.parametrize("native", [False, True])
 def test_fast_path_agrees_with_per_record_on_nested_mib(nested_mib, mode, fields, native):
     spec = Spec(threshold=150, fields=fields, missing=mode)
@@ -386,7 +389,8 @@ def test_command_with_nested_fields_and_missing_modes(run_jsonfilter, log_file, 
     shown_skipped = f"{skipped} skipped, " if mode == "skip" else ""
     assert re.fullmatch(f"jsonfilter: {len(records)} lines read, {written} records written, {shown_skipped}"
                         rf"{len(messages)} bad records, [0-9.]+ s, [0-9.]+ MB/s", stats), stats
-    assert errors == messages[:10] + [f"jsonfilter: {len(messages)} bad records in all ({len(messages) - 10} not shown)"]
+    hidden = f"jsonfilter: {len(messages)} bad records in all ({len(messages) - 10} not shown)"
+    assert errors == messages[:10] + [hidden]
     assert result.returncode == 1
     if mode == "skip":
         assert skipped > 1000
@@ -497,3 +501,25 @@ def test_fast_path_agrees_with_per_record_on_any_nesting(data, paths, mode, thre
             got = batch(chunk)
             assert (got.lines, got.selected, got.bad, got.skipped) == \
                 (expected.lines, expected.selected, expected.bad, expected.skipped)
+
+
+# ------------------------------------------------------- the docs' examples
+
+PENDING_DOC = ROOT / "docs-pending" / "paths.md"
+
+
+def _console_examples(text):
+    for body in re.findall(r"^```console\n(.*?)^```", text, re.S | re.M):
+        for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
+            command, _, output = chunk.partition("\n")
+            if command != "echo $?":
+                status = re.search(re.escape(f"$ {command}\n{output}") + r"\$ echo \$\?\n(\d+)\n", text)
+                yield command, output, int(status.group(1)) if status else 0
+
+
+@pytest.mark.parametrize("command, output, status", list(_console_examples(PENDING_DOC.read_text())))
+def test_pending_doc_examples(command, output, status, cli_env):
+    result = subprocess.run(["bash", "-c", f'{command}\necho "status $?" >&2'], cwd=ROOT, env=cli_env,
+                            capture_output=True, timeout=60)
+    assert (result.stdout + result.stderr.rpartition(b"status ")[0]).decode() == output
+    assert int(result.stderr.rpartition(b"status ")[2]) == status
