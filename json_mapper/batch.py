@@ -32,7 +32,6 @@ finite, deep nesting) sends the whole chunk through `stream.filter_chunk`,
 which is always exact.
 """
 import math
-import operator
 from typing import Optional
 
 import msgspec
@@ -236,37 +235,24 @@ def _decode_each(decoder, lines):
         return None
 
 
-def _totals_of_two(records):
-    return [record.f0 + record.f1 for record in records]
-
-
 def _totals(chains):
     """A function from records to their sums, added left to right as filter_record adds.
 
     `chains` are the attribute paths of the summed fields ("f0.f1": record.f0.f1).
+    They are made here, never taken from the data, so the loop can be written
+    out as code: a comprehension of plain attribute reads is the fastest loop
+    there is, several times faster than calling getters.
     """
-    if chains == ["f0", "f1"]:  # the usual case, in one comprehension
-        return _totals_of_two
-    add = _adder(chains)
-    return lambda records: list(map(add, records))
+    return eval(f"lambda records: [{_sum_of(chains)} for record in records]")
 
 
 def _adder(chains):
     """A function giving one record's sum."""
-    if len(chains) == 1:
-        return operator.attrgetter(chains[0])
-    if len(chains) == 2:
-        first, second = map(operator.attrgetter, chains)
-        return lambda record: first(record) + second(record)
-    values = operator.attrgetter(*chains)
+    return eval(f"lambda record: {_sum_of(chains)}")
 
-    def add(record):
-        total, *rest = values(record)
-        for value in rest:
-            total += value
-        return total
 
-    return add
+def _sum_of(chains):
+    return " + ".join(f"record.{chain}" for chain in chains)
 
 
 def _lenient_totals(chains, absent):
