@@ -5,6 +5,7 @@ fast path (`batch.BatchFilter`) against the per-record path on several MiB
 of nested records; and the real command through a file, stdin, gzip and -j.
 """
 import gzip
+import io
 import json
 import random
 import re
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from conftest import ROOT
 from json_mapper.batch import BatchFilter
 from json_mapper.record import SKIPPED, BadRecord, Spec, field_path, filter_record
-from json_mapper.stream import filter_chunk
+from json_mapper.stream import filter_chunk, filter_stream
 
 BAD = "bad"
 ALL = ("bad", "skip", "zero")
@@ -204,7 +205,8 @@ def log_record(rng, n, kinds):
     return json.dumps(record, ensure_ascii=rng.random() < 0.5), kind, latency, db
 
 
-GOOD_KINDS = ["full"] * 6 + ["no http", "null http", "no latency", "null latency"]
+MISSING_KINDS = ["no http", "null http", "no latency", "null latency"]
+GOOD_KINDS = ["full"] * 6 + MISSING_KINDS
 BAD_KINDS = ["string latency", "http not object"]
 
 
@@ -317,6 +319,19 @@ def test_a_key_both_summed_and_on_a_path_takes_the_per_record_path():
     chunk = b'{"a":{"b":1}}\n{"a":1}\n'
     assert batch(chunk).bad == filter_chunk(chunk, spec).bad == [(0, 'field "a" is not a number', 0, 0),
                                                                 (1, 'field "a.b": "a" is not an object', 0, 0)]
+
+
+def test_filter_stream_counts_skipped_records_the_same_either_way(nested_mib, tmp_path):
+    path = tmp_path / "logs.json"
+    path.write_bytes(nested_mib)
+    spec = Spec(threshold=150, fields=T2, missing="skip")
+    runs = []
+    for fast in (True, False):
+        out = io.BytesIO()
+        counts = filter_stream([str(path)], out, spec, on_error="skip", fast=fast)
+        runs.append((out.getvalue(), counts.lines_read, counts.records_written, counts.skipped, counts.bad_records))
+    assert runs[0] == runs[1]
+    assert runs[0][3] == sum(kind in MISSING_KINDS for _, kind, _, _ in log_lines(1, 30000, 12000, 13000))
 
 
 # ------------------------------------------------------- the real command
