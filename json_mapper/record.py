@@ -114,12 +114,15 @@ def field_path(name):
     keys = []
     for token in name[1:].split("/"):
         if "~" in token:
-            if "~" in token.replace("~0", "").replace("~1", ""):
+            if _BAD_ESCAPE.search(token):
                 raise ValueError(f"field {quoted(name)}: in a JSON Pointer, ~ must be followed "
                                  "by 0 (for ~) or 1 (for /)")
             token = token.replace("~1", "/").replace("~0", "~")
         keys.append(token)
     return tuple(keys)
+
+
+_BAD_ESCAPE = re.compile("~(?![01])")
 
 
 def _pointer(keys):
@@ -145,7 +148,7 @@ class _Skipped:
 # What filter_record gives for a record that --missing skip passes over: not
 # selected, but counted apart from the records that are simply not selected.
 SKIPPED = _Skipped()
-_ABSENT = _Skipped.__new__(_Skipped)  # internal: a key not found on a path
+_ABSENT = object()  # a key not found on a path
 
 
 DEFAULT_SPEC = Spec()

@@ -55,6 +55,7 @@ def test_a_field_name_is_a_path_of_keys_or_a_json_pointer(name, keys):
     ("a.", 'field "a.": a path of keys cannot hold an empty key (a JSON Pointer can: /a/)'),
     ("/a~2", 'field "/a~2": in a JSON Pointer, ~ must be followed by 0 (for ~) or 1 (for /)'),
     ("/a~", 'field "/a~": in a JSON Pointer, ~ must be followed by 0 (for ~) or 1 (for /)'),
+    ("/~~01", 'field "/~~01": in a JSON Pointer, ~ must be followed by 0 (for ~) or 1 (for /)'),
 ])
 def test_a_path_that_cannot_be_is_refused(name, message):
     with pytest.raises(ValueError) as caught:
