@@ -2,7 +2,22 @@
 
 The extension is optional: where it cannot be compiled, jsonfilter still
 installs and runs, on its pure-Python fast path (see json_mapper/batch.py).
+
+JSONFILTER_SANITIZE=1 builds it with AddressSanitizer and UBSan, failing on
+the first report (.ci/sanitize runs the scanner's tests that way).
 """
+import os
+
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("json_mapper._scan", ["json_mapper/_scan.c"], optional=True)])
+compile_args = []
+link_args = []
+if os.environ.get("JSONFILTER_SANITIZE") == "1":
+    sanitize = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
+    compile_args += sanitize + ["-O1", "-g"]
+    link_args += sanitize
+
+setup(ext_modules=[Extension(
+    "json_mapper._scan", ["json_mapper/_scan.c"],
+    depends=["json_mapper/_numbers.h", "json_mapper/_pow10.h"],
+    extra_compile_args=compile_args, extra_link_args=link_args, optional=True)])

@@ -2,15 +2,20 @@
 
     python examples/bench.py
 
-generates the blog's data set with the built-in generator (4 files x 1M
-lines) and a wide, log-like one, runs every variant several times, checks
-that all of them select the same records with the same values, and writes a
-Markdown report (examples/bench.md) and a bar chart (examples/bench.png).
-Variants whose program or Python package is missing are reported as skipped.
-Needs the `bench` extra (pip install -e '.[bench]') for DuckDB and the chart,
-and GNU Parallel and jq for their rows. Smaller runs: --lines, --runs, --sizes.
+generates seeded data sets (the blog's, with the built-in generator; a wide,
+log-like one; the blog's lines cut into many small files), runs every variant
+several times, checks each output against the section's first one (same
+bytes, or the same records with the same values), and writes a Markdown
+report (examples/bench.md) with the targets of the open speed issues checked
+on its own figures, and a chart (examples/bench.png). Variants whose program
+or Python package is missing are reported as skipped. Needs the `bench`
+extra (pip install -e '.[bench]') for DuckDB and the chart, and GNU Parallel
+and jq for their rows. The whole run takes about 10 minutes on 2 cores and
+says at the end how long it took; smaller or partial runs: --lines, --runs,
+--sections, --thresholds.
 """
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -32,6 +37,15 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 from json_mapper import datagen  # noqa: E402  (the tree's own generator)
 
+SECTIONS = ("series", "scaling", "wide", "nested", "small", "startup", "sizes", "stream")
+THRESHOLDS = (1.99, 1.5, 1.0, 0.0)  # the selectivity series: about 0.005%, 12.5%, 50% and 100% selected
+WIDE_THRESHOLD = 1.0
+# Nested and top-level fields of the wide records hold the same values, so both
+# rows select the same records: what differs is only the way to the values.
+NESTED_FIELDS, TOP_FIELDS, NESTED_THRESHOLD = "http.latency_ms,db.ms", "latency_ms,db_ms", 25.0
+STARTUP_INPUT = b'{"index": 1, "total": 1}\n'
+RSS_LIMIT_MB = 64
+
 # Runs one command in a fresh process, so that its peak memory (the largest
 # process it started) is not mixed up with any other run's.
 MEASURE = r"""
@@ -44,20 +58,25 @@ with open(out, "wb") as f:
 print(status, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
+# DuckDB as the peer: files, threshold, the SQL sum (nested JSON objects are structs: http.latency_ms).
 DUCKDB = r"""
 import sys, duckdb
-files, threshold = sys.argv[1], float(sys.argv[2])
-duckdb.sql('''COPY (SELECT *, "index" + total AS sum_val FROM read_ndjson('%s')
-                     WHERE "index" + total > %r) TO '/dev/stdout' (FORMAT JSON)''' % (files, threshold))
+files, threshold, total = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+duckdb.sql('''COPY (SELECT *, %s AS sum_val FROM read_ndjson('%s')
+                     WHERE %s > %r) TO '/dev/stdout' (FORMAT JSON)''' % (total, files, total, threshold))
 """
+BLOG_SUM = '"index" + total'
 
 
 @dataclass
 class Variant:
     name: str
-    command: str
+    command: str  # bash, with {files}, {data}, {th} and {jq} filled in by race()
     needs: tuple = ()  # programs on PATH or "py:module"
-    lossless_records: bool = True  # whole records comparable (DuckDB adds nulls for absent keys)
+    lossless: bool = True  # whole records comparable (DuckDB adds nulls for absent keys, drops key order)
+    at: tuple = ()  # thresholds it runs at in the selectivity series (none: every one)
+    paths: bool = False  # uses field paths, which an older jsonfilter rejects
+    baseline: bool = False  # a slow baseline (20 to 40 times slower): timed --baseline-runs times
 
 
 @dataclass
@@ -68,32 +87,63 @@ class Result:
     skipped: str = ""
     check: str = ""
 
+    @property
+    def median(self):
+        return statistics.median(self.seconds)
 
-def variants(jf, python):
-    """The race, as the blog ran it plus this project's ways; {files}, {data}, {th}, {jq} filled in later."""
+
+def series_variants(jf, python):
+    """The race, as the blog ran it plus this project's ways, and the peers."""
     return [
         Variant("blog mapper (Python json, one line at a time)",
-                f"cat {{files}} | {python} {HERE / 'blog_json_mapper.py'} {{th}}"),
+                f"cat {{files}} | {python} {HERE / 'blog_json_mapper.py'} {{th}}", at=(1.99,), baseline=True),
         Variant("cat FILES | jsonfilter", f"cat {{files}} | {jf} -t {{th}}"),
         Variant("jsonfilter FILES", f"{jf} -t {{th}} {{files}}"),
-        Variant("jsonfilter -j 2 FILES", f"{jf} -j 2 -t {{th}} {{files}}"),
+        Variant("jsonfilter -j 2 FILES", f"{jf} -j 2 -t {{th}} {{files}}", at=(1.99,)),
         Variant("jsonfilter -j 0 FILES", f"{jf} -j 0 -t {{th}} {{files}}"),
         Variant("cat FILES | jsonfilter -j 0", f"cat {{files}} | {jf} -j 0 -t {{th}}"),
         Variant("GNU Parallel, one jsonfilter per file",
-                f"find {{data}} -type f | sort | parallel '{jf} -t {{th}} < {{{{}}}}'", ("parallel",)),
+                f"find {{data}} -type f | sort | parallel '{jf} -t {{th}} < {{{{}}}}'", ("parallel",), at=(1.99,)),
         Variant("parallel --pipepart + jsonfilter",
                 f"for f in {{files}}; do parallel --pipepart --block -1 -a $f '{jf} -t {{th}}'; done",
-                ("parallel",)),
-        Variant("jq -c -f map.jq", "cat {files} | jq -c -f {jq}", ("jq",)),
-        Variant("parallel --pipe + jq", "cat {files} | parallel --pipe 'jq -c -f {jq}'", ("parallel", "jq")),
-        Variant("DuckDB read_ndjson", f"{python} -c {shlex.quote(DUCKDB)} '{{data}}/*.json' {{th}}",
-                ("py:duckdb",), lossless_records=False),
+                ("parallel",), at=(1.99,)),
+        Variant("jq -c -f map.jq", "cat {files} | jq -c -f {jq}", ("jq",), at=(1.99, 0.0), baseline=True),
+        Variant("parallel --pipe + jq", "cat {files} | parallel --pipe 'jq -c -f {jq}'", ("parallel", "jq"),
+                at=(1.99,), baseline=True),
+        duckdb_variant("DuckDB read_ndjson", python, BLOG_SUM),
     ]
 
 
-WIDE_VARIANTS = ("blog mapper (Python json, one line at a time)", "cat FILES | jsonfilter",
-                 "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0", "jq -c -f map.jq",
-                 "DuckDB read_ndjson")
+def duckdb_variant(name, python, total):
+    return Variant(name, f"{python} -c {shlex.quote(DUCKDB)} '{{data}}/*.json' {{th}} {shlex.quote(total)}",
+                   ("py:duckdb",), lossless=False)
+
+
+# The columns of the selectivity summary, and of the wide section.
+SERIES_CORE = ("cat FILES | jsonfilter", "jsonfilter FILES", "jsonfilter -j 0 FILES",
+               "cat FILES | jsonfilter -j 0", "DuckDB read_ndjson", "jq -c -f map.jq")
+WIDE_VARIANTS = ("blog mapper (Python json, one line at a time)", "cat FILES | jsonfilter", "jsonfilter FILES",
+                 "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0", "jq -c -f map.jq", "DuckDB read_ndjson")
+
+
+def scaling_variants(jf):
+    return [Variant("jsonfilter -j 1 FILES", f"{jf} -j 1 -t {{th}} {{files}}"),
+            Variant("jsonfilter -j 2 FILES", f"{jf} -j 2 -t {{th}} {{files}}")]
+
+
+def nested_variants(jf, python):
+    return [Variant(f"jsonfilter -f {TOP_FIELDS} FILES (top-level)", f"{jf} -f {TOP_FIELDS} -t {{th}} {{files}}"),
+            Variant(f"jsonfilter -f {NESTED_FIELDS} FILES (nested)", f"{jf} -f {NESTED_FIELDS} -t {{th}} {{files}}",
+                    paths=True),
+            duckdb_variant("DuckDB read_ndjson, http.latency_ms + db.ms", python, "http.latency_ms + db.ms")]
+
+
+def small_variants(jf):
+    return [Variant("find data -type f | parallel 'jsonfilter < {}'",
+                    f"find {{data}} -type f | parallel '{jf} < {{{{}}}}'", ("parallel",)),
+            Variant("find data -type f | parallel 'jq -c -f map.jq < {}'",
+                    "find {data} -type f | parallel 'jq -c -f {jq} < {{}}'", ("parallel", "jq")),
+            Variant("jsonfilter -j 0 FILES", f"{jf} -j 0 {{files}}")]
 
 
 def missing(needs):
@@ -109,37 +159,104 @@ def missing(needs):
 
 
 def measure(command, out):
-    """Run `command` (bash) with stdout to `out`: (seconds, peak RSS in KB of its largest process)."""
+    """Run `command` (bash) with stdout to `out`.
+
+    Returns (exit status, seconds, peak RSS in KB of its largest process, stderr).
+    """
     done = subprocess.run([sys.executable, "-c", MEASURE, command, str(out)], capture_output=True, text=True)
     status, seconds, rss = done.stdout.split()
-    if status != "0":
-        raise RuntimeError(f"exit status {status}: {command}\n{done.stderr}")
-    return float(seconds), int(rss)
+    return int(status), float(seconds), int(rss), done.stderr
 
 
-def records(path, whole):
-    """The selected records of an output, in a form that ignores order and formatting.
+def measured(command, out):
+    """measure() for commands that must succeed: (seconds, peak RSS in KB)."""
+    status, seconds, rss, stderr = measure(command, out)
+    if status != 0:
+        raise RuntimeError(f"exit status {status}: {command}\n{stderr}")
+    return seconds, rss
 
-    Decoded values compare equal when the numbers are (jq writes 12.0 as 12).
+
+def unsupported(status, stderr):
+    """Why a field-path row failed because this jsonfilter has no field paths, or '' if it failed otherwise."""
+    if (status == 2 and "usage:" in stderr) or "missing field" in stderr:
+        lines = stderr.strip().splitlines()
+        said = next((line for line in lines if "missing field" in line or "error:" in line), lines[-1])
+        return "not supported by this jsonfilter: " + said[:100]
+    return ""
+
+
+def fingerprint(path):
+    """(sha256 of the bytes, number of lines) of an output file."""
+    sha, lines, last = hashlib.sha256(), 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            sha.update(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return sha.hexdigest(), lines + (last != b"\n")
+
+
+def frozen(value):
+    """A hashable form of a decoded JSON value that ignores key order (1 and 1.0 hash alike, as they compare)."""
+    if isinstance(value, dict):
+        return tuple(sorted((key, frozen(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+def digests(path):
+    """(records, digest of whole records, digest of (index, total, sum_val)) of an output, in any order.
+
+    Sums of hashes: a multiset digest that ignores the order of lines and the
+    formatting of each (jq writes 12.0 as 12), in constant memory.
     """
-    found = []
+    count = whole = key = 0
     with open(path, "rb") as f:
         for line in f:
             if line.strip():
                 obj = orjson.loads(line)
-                found.append(obj if whole else (obj["index"], obj["total"], obj["sum_val"]))
-    found.sort(key=lambda obj: (obj["index"], obj["total"]) if whole else obj)
-    return found
+                count += 1
+                whole += hash(frozen(obj))
+                key += hash((obj.get("index"), obj.get("total"), obj.get("sum_val")))
+    return count, whole & 0xFFFFFFFFFFFFFFFF, key & 0xFFFFFFFFFFFFFFFF
 
 
-def race(names, dataset, work, args, jf, threshold, jq_program):
-    """Run each variant `args.runs` times on `dataset`; check outputs against the first one."""
+class Reference:
+    """The first output of a race, which every later one is checked against."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sha, self.lines = fingerprint(path)
+        self._digests = None
+
+    def digests(self):
+        if self._digests is None:
+            self._digests = digests(self.path)
+        return self._digests
+
+    def check(self, path, lossless):
+        """'same bytes', 'same records' or 'DIFFERENT ...' for the output at `path`."""
+        sha, _ = fingerprint(path)
+        if sha == self.sha:
+            return "same bytes"
+        count, whole, key = digests(path)
+        ref_count, ref_whole, ref_key = self.digests()
+        if (whole == ref_whole) if lossless else (key == ref_key):
+            return "same records" if lossless else "same records (index, total, sum_val)"
+        return f"DIFFERENT ({count:,} records, reference {ref_count:,})"
+
+
+def race(variants, dataset, work, runs, threshold, jq_program, expected=None, baseline_runs=None):
+    """Run each variant `runs` times (a baseline `baseline_runs` times) on `dataset` at `threshold`;
+    check outputs against the first one.
+
+    `expected`: the number of records the generator says the data set has above the threshold.
+    """
     files = " ".join(shlex.quote(str(p)) for p in sorted(dataset.glob("*.json")))
     results = []
     reference = None
-    for variant in variants(jf, sys.executable):
-        if variant.name not in names:
-            continue
+    for variant in variants:
         result = Result(variant)
         results.append(result)
         result.skipped = missing(variant.needs)
@@ -147,43 +264,74 @@ def race(names, dataset, work, args, jf, threshold, jq_program):
             continue
         command = variant.command.format(files=files, data=dataset, th=threshold, jq=jq_program)
         out = work / "out.json"
-        for _ in range(args.runs):
-            seconds, rss = measure(command, out)
+        for _ in range(baseline_runs if variant.baseline and baseline_runs else runs):
+            status, seconds, rss, stderr = measure(command, out)
+            if status != 0:
+                # The message names a file of the temporary folder: the name alone says enough.
+                result.skipped = unsupported(status, stderr.replace(f"{dataset}/", "")) if variant.paths else ""
+                if result.skipped:
+                    break
+                raise RuntimeError(f"exit status {status}: {command}\n{stderr}")
             result.seconds.append(seconds)
             result.rss_kb = max(result.rss_kb, rss)
+        if result.skipped:
+            result.seconds = []
+            print(f"  {variant.name}: {result.skipped}", file=sys.stderr)
+            continue
         if reference is None:
-            reference = (records(out, True), records(out, False))
-            result.check = f"reference ({len(reference[1]):,} records)"
+            reference = Reference(out.rename(work / "reference.json"))
+            result.check = f"reference: {reference.lines:,} records"
+            if expected is not None:
+                result.check += (", as the generator predicts" if expected == reference.lines
+                                 else f", DIFFERENT from the generator's {expected:,}")
         else:
-            same = (records(out, True) == reference[0] if variant.lossless_records
-                    else records(out, False) == reference[1])
-            result.check = "same" if same else "DIFFERENT"
-        print(f"  {variant.name}: min {min(result.seconds):.2f} s, {result.check}", file=sys.stderr)
+            result.check = reference.check(out, variant.lossless)
+        print(f"  {variant.name}: median {result.median:.2f} s, {result.check}", file=sys.stderr)
     return results
+
+
+def generator_count(files, lines, threshold):
+    """How many records of the generator's `files` x `lines` data set are above `threshold`."""
+    return sum(datagen.expected_selected(0, number, lines, threshold) for number in range(files))
+
+
+def escaped(text):
+    """Text for a Markdown table cell: its pipes escaped."""
+    return text.replace("|", "\\|")
+
+
+def cell(command):
+    """A command as a Markdown table cell: in code."""
+    return "`" + escaped(command) + "`"
 
 
 def table(results, size_bytes):
     timed = [r for r in results if r.seconds]
-    fastest = min(min(r.seconds) for r in timed) if timed else 1
-    rows = ["| variant | min s | median s | x fastest | MB/s | peak RSS MB | output |",
-            "|---|---:|---:|---:|---:|---:|---|"]
+    fastest = min(r.median for r in timed) if timed else 1
+    rows = ["| variant | runs | min s | median s | x fastest | MB/s | peak RSS MB | output |",
+            "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         if r.skipped:
-            rows.append(f"| {escaped(r.variant.name)} | | | | | | skipped: {r.skipped} |")
+            rows.append(f"| {escaped(r.variant.name)} | | | | | | | skipped: {escaped(r.skipped)} |")
             continue
-        best = min(r.seconds)
-        rows.append(f"| {escaped(r.variant.name)} | {best:.2f} | {statistics.median(r.seconds):.2f} | "
-                    f"{best / fastest:.1f} | {size_bytes / 1e6 / best:.0f} | {r.rss_kb / 1024:.0f} | "
+        rows.append(f"| {escaped(r.variant.name)} | {len(r.seconds)} | {min(r.seconds):.2f} | {r.median:.2f} | "
+                    f"{r.median / fastest:.1f} | {size_bytes / 1e6 / r.median:.0f} | {r.rss_kb / 1024:.0f} | "
                     f"{r.check} |")
     return "\n".join(rows)
 
 
 def wide_lines(seed, count):
-    """Log-like records of about 0.5 KB: escapes, non-ASCII text, nested objects, many keys."""
+    """Log-like records of about 0.6 KB: escapes, non-ASCII text, nested objects, many keys.
+
+    http.latency_ms and db.ms are repeated at the top level as latency_ms and
+    db_ms, so that a sum over nested paths and one over top-level fields
+    select the same records.
+    """
     rand = random.Random(f"wide:{seed}")
     words = ["naïve", "café", "Grüße", "日本語", "😀", "tab\there", 'say "hi"', "back\\slash", "new\nline",
              "ok", "error", "timeout", "user", "request", "served", "cache", "miss"]
     for n in range(count):
+        latency, db_ms = round(rand.expovariate(0.05), 3), round(rand.expovariate(0.1), 3)
         record = {
             "ts": f"2024-05-{1 + n % 28:02d}T{n % 24:02d}:{n % 60:02d}:{(n * 7) % 60:02d}.{n % 1000:03d}Z",
             "level": rand.choice(["DEBUG", "INFO", "WARN", "ERROR"]),
@@ -191,12 +339,15 @@ def wide_lines(seed, count):
             "host": f"web-{rand.randrange(40):02d}.example.org",
             "msg": " ".join(rand.choice(words) for _ in range(12)),
             "http": {"method": rand.choice(["GET", "POST"]), "path": f"/api/v1/items/{rand.randrange(10**6)}",
-                     "status": rand.choice([200, 200, 200, 404, 500]), "bytes": rand.randrange(10**7)},
+                     "status": rand.choice([200, 200, 200, 404, 500]), "bytes": rand.randrange(10**7),
+                     "latency_ms": latency},
             "user": {"id": rand.randrange(10**9), "name": rand.choice(words), "roles": ["reader", "writer"][
                 :1 + n % 2], "geo": {"lat": rand.uniform(-90, 90), "lon": rand.uniform(-180, 180)}},
             "total": rand.random(),
+            "db": {"system": rand.choice(["postgresql", "redis"]), "rows": rand.randrange(1000), "ms": db_ms},
             "tags": [rand.choice(words) for _ in range(3)],
-            "latency_ms": round(rand.expovariate(0.05), 3),
+            "latency_ms": latency,
+            "db_ms": db_ms,
             "retry": rand.random() < 0.1,
             "trace": None if n % 3 else f"{rand.getrandbits(64):016x}",
         }
@@ -215,35 +366,62 @@ def size_of(folder):
     return sum(p.stat().st_size for p in folder.glob("*.json"))
 
 
+def jq_program(work, threshold):
+    """map.jq with its threshold replaced."""
+    path = work / f"map_{threshold}.jq"
+    path.write_text((ROOT / "map.jq").read_text().replace("1.99", repr(threshold)))
+    return path
+
+
 def best_of(command, runs, work):
-    samples = [measure(command, work / "out.json") for _ in range(runs)]
+    samples = [measured(command, work / "out.json") for _ in range(runs)]
     return min(s for s, _ in samples), statistics.median(s for s, _ in samples), max(r for _, r in samples)
 
 
-def escaped(text):
-    """Text for a Markdown table cell: its pipes escaped."""
-    return text.replace("|", "\\|")
-
-
-def cell(command):
-    """A command as a Markdown table cell: in code."""
-    return "`" + escaped(command) + "`"
-
-
 def startup(jf, runs):
-    rows = ["| command | min ms | median ms |", "|---|---:|---:|"]
-    figures = {}
-    for name, command in (("echo '{}' | jsonfilter", f"echo '{{}}' | {jf}"),
-                          ("python -c 'import orjson'", f"{sys.executable} -c 'import orjson'")):
-        samples = []
-        for _ in range(runs):
+    """Start-up rows: each command run directly (no shell), its input written to a pipe; median ms per run.
+
+    The commands take turns, so that a change in the machine's load weighs on all of them alike.
+    """
+    commands = [
+        ("echo '{\"index\": 1, \"total\": 1}' | jsonfilter", shlex.split(jf), STARTUP_INPUT, ()),
+        ("echo '{\"index\": 1, \"total\": 1}' | jq -c -f map.jq", ["jq", "-c", "-f", str(ROOT / "map.jq")],
+         STARTUP_INPUT, ("jq",)),
+        ("python -c pass", [sys.executable, "-c", "pass"], b"", ()),
+        ("python -c 'import orjson'", [sys.executable, "-c", "import orjson"], b"", ()),
+    ]
+    samples = {name: [] for name, *_ in commands}
+    outputs = {}
+    for turn in range(runs + 1):  # the first turn warms the caches and is not counted
+        for name, argv, data, needs in commands:
+            if missing(needs):
+                continue
             start = time.perf_counter()
-            # '{}' is a bad record (exit status 1): start-up and one message, as the issue times it.
-            subprocess.run(["bash", "-c", command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            samples.append(time.perf_counter() - start)
-        figures[name] = min(samples)
-        rows.append(f"| {cell(name)} | {min(samples) * 1000:.0f} | {statistics.median(samples) * 1000:.0f} |")
-    return "\n".join(rows), figures
+            done = subprocess.run(argv, input=data, capture_output=True)
+            seconds = time.perf_counter() - start
+            if done.returncode != 0:
+                raise RuntimeError(f"exit status {done.returncode}: {name}\n{done.stderr.decode()}")
+            outputs[name] = done.stdout
+            if turn:
+                samples[name].append(seconds)
+    rows = ["| command | runs | min ms | median ms | output |", "|---|---:|---:|---:|---|"]
+    figures = {}
+    reference = [orjson.loads(line) for line in outputs[commands[0][0]].splitlines()]
+    for name, argv, data, needs in commands:
+        if not samples[name]:
+            rows.append(f"| {cell(name)} | | | | skipped: {missing(needs)} |")
+            continue
+        figures[name] = statistics.median(samples[name])
+        if not data:
+            check = "none, as expected" if not outputs[name] else "DIFFERENT (unexpected output)"
+        elif name == commands[0][0]:
+            check = f"reference: {len(reference)} record"
+        else:
+            check = "same records" if [orjson.loads(line) for line in outputs[name].splitlines()] == reference \
+                else "DIFFERENT"
+        rows.append(f"| {cell(name)} | {len(samples[name])} | {min(samples[name]) * 1000:.1f} | "
+                    f"{figures[name] * 1000:.1f} | {check} |")
+    return "\n".join(rows), figures, [row for row in rows if "DIFFERENT" in row]
 
 
 STREAM = r"""
@@ -263,76 +441,137 @@ while left > 0:
 
 def big_stream(jf, megabytes, work):
     """Peak memory on a stream generated on the fly (never stored), one process and -j 0."""
-    rows = ["| command | stream | seconds | peak RSS MB (largest process) |", "|---|---:|---:|---:|"]
+    rows = ["| command | stream MB | seconds | peak RSS MB (largest process) | output |",
+            "|---|---:|---:|---:|---|"]
     generator = f"{sys.executable} -c {shlex.quote(STREAM)} {megabytes * 10**6} {shlex.quote(str(ROOT))}"
     peaks = {}
+    counts = []
     for name, command in (("generator | jsonfilter", f"{generator} | {jf} -t 1.5 | wc -l"),
                           ("generator | jsonfilter -j 0", f"{generator} | {jf} -j 0 -t 1.5 | wc -l")):
-        seconds, rss = measure(command, work / "out.json")
+        seconds, rss = measured(command, work / "out.json")
         peaks[name] = rss
-        rows.append(f"| {cell(name)} | {megabytes / 1000:.1f} GB | {seconds:.1f} | {rss / 1024:.0f} |")
+        counts.append(int((work / "out.json").read_text()))
+        check = (f"reference: {counts[0]:,} records" if len(counts) == 1 else
+                 "same count" if counts[-1] == counts[0] else f"DIFFERENT ({counts[-1]:,} records)")
+        rows.append(f"| {cell(name)} | {megabytes:,} | {seconds:.1f} | {rss / 1024:.0f} | {check} |")
     return "\n".join(rows), peaks
 
 
-def targets(results, start, series=()):
-    """The issue's targets, checked on this run's figures (min times).
+class Targets:
+    """The issues' targets, each checked on this run's figures (median times): a Markdown table."""
 
-    `series` is the size series, (lines, -j 1 seconds, -j 0 seconds): on the
-    largest size, the -j scaling is also shown where start-up weighs least.
-    """
-    t = {r.variant.name: min(r.seconds) for r in results if r.seconds}
-    lines = []
+    def __init__(self):
+        self.rows = ["| issue | target | measured | ratio | result |", "|---|---|---|---:|---|"]
 
-    def check(label, ok, detail):
-        lines.append(f"- {label}: {detail} — {'met' if ok else 'NOT met'}")
+    def ratio(self, issue, target, a, b, limit, at_least=False, what=""):
+        """Target a / b <= limit (or >= limit); a and b are (label, seconds or None)."""
+        (a_name, a_value), (b_name, b_value) = a, b
+        if a_value is None or b_value is None:
+            missing_name = a_name if a_value is None else b_name
+            self.rows.append(f"| {issue} | {escaped(target)} | {escaped(missing_name)}: not measured in this run "
+                             f"| | — |")
+            return
+        value = a_value / b_value
+        met = value >= limit if at_least else value <= limit
+        self.rows.append(f"| {issue} | {escaped(target)} | {what or f'{a_value:.2f} s / {b_value:.2f} s'} | "
+                         f"{value:.2f}x | {'met' if met else 'not met'} |")
 
-    blog, jq, duck = (t.get("blog mapper (Python json, one line at a time)"), t.get("jq -c -f map.jq"),
-                      t.get("DuckDB read_ndjson"))
-    single = t.get("cat FILES | jsonfilter")
-    if single and blog:
-        check("`cat | jsonfilter` <= 1/6 of the blog mapper", single * 6 <= blog, f"{blog / single:.1f}x faster")
-    if single and jq:
-        check("`cat | jsonfilter` <= 1/12 of jq", single * 12 <= jq, f"{jq / single:.1f}x faster")
-    if duck and t.get("jsonfilter -j 0 FILES"):
-        files = t["jsonfilter -j 0 FILES"]
-        check("`jsonfilter -j 0 FILES` no slower than DuckDB", files <= duck, f"{files / duck:.2f}x DuckDB's time")
-    if duck and t.get("cat FILES | jsonfilter -j 0"):
-        piped = t["cat FILES | jsonfilter -j 0"]
-        check("`cat | jsonfilter -j 0` <= 1.25x DuckDB", piped <= 1.25 * duck, f"{piped / duck:.2f}x DuckDB's time")
-    if t.get("jsonfilter FILES") and t.get("jsonfilter -j 2 FILES"):
-        speedup = t["jsonfilter FILES"] / t["jsonfilter -j 2 FILES"]
-        check("`-j 2` >= 1.8x faster than `-j 1`", speedup >= 1.8, f"{speedup:.2f}x")
-    if series and os.cpu_count() == 2:
-        lines_, one, many = series[-1]
-        check(f"the same on the size series' {lines_:,} lines (`-j 0`, 2 CPUs)", one / many >= 1.8,
-              f"{one / many:.2f}x")
-    if start:
-        ratio = start["echo '{}' | jsonfilter"] / start["python -c 'import orjson'"]
-        check("start-up <= 1.5x `python -c 'import orjson'`", ratio <= 1.5, f"{ratio:.2f}x")
-    return "\n".join(lines)
+    def markdown(self):
+        return "\n".join(self.rows)
 
 
-def chart(sections, path):
+def compute_targets(runs, start, rss_rows, scale_lines):
+    """`runs`: {(section, threshold): results}; `start`: start-up medians; `rss_rows`: [(name, peak KB)]."""
+    t = Targets()
+
+    def median(section, threshold, name):
+        for r in runs.get((section, threshold), ()):
+            if r.variant.name == name and r.seconds:
+                return r.median
+        return None
+
+    for section, thresholds, label in (("series", THRESHOLDS, "blog data"),
+                                       ("wide", (WIDE_THRESHOLD,), "wide records")):
+        for th in thresholds:
+            at = f"{label}, threshold {th:g}"
+            files = (f"`jsonfilter FILES` at {th:g}", median(section, th, "jsonfilter FILES"))
+            duck = (f"DuckDB at {th:g}", median(section, th, "DuckDB read_ndjson"))
+            t.ratio("#10", f"{at}: `jsonfilter FILES` no slower than DuckDB", files, duck, 1.0)
+            t.ratio("#10", f"{at}: `jsonfilter -j 0 FILES` <= 0.6x DuckDB",
+                    (f"`-j 0 FILES` at {th:g}", median(section, th, "jsonfilter -j 0 FILES")), duck, 0.6)
+            if section == "series":
+                t.ratio("#10", f"{at}: `cat FILES | jsonfilter` <= 1.2x `jsonfilter FILES`",
+                        (f"`cat | jsonfilter` at {th:g}", median(section, th, "cat FILES | jsonfilter")),
+                        files, 1.2)
+    for th in (1.99, 0.0):
+        t.ratio("#10", f"{scale_lines / 1e6:g}M lines, threshold {th:g}: `-j 2` >= 1.8x faster than `-j 1`",
+                (f"`-j 1` at {th:g}", median("scaling", th, "jsonfilter -j 1 FILES")),
+                (f"`-j 2` at {th:g}", median("scaling", th, "jsonfilter -j 2 FILES")), 1.8, at_least=True)
+    if rss_rows:
+        name, worst = max(rss_rows, key=lambda row: row[1])
+        t.ratio("#10", f"peak RSS <= {RSS_LIMIT_MB} MB per process, every jsonfilter row",
+                ("", worst / 1024), ("", RSS_LIMIT_MB), 1.0,
+                what=f"largest: {worst / 1024:.0f} MB ({escaped(name)})")
+    else:
+        t.ratio("#10", f"peak RSS <= {RSS_LIMIT_MB} MB per process", ("jsonfilter rows", None), ("", 1), 1.0)
+    ours = ("start-up of jsonfilter", start.get("echo '{\"index\": 1, \"total\": 1}' | jsonfilter"))
+    ms = "{:.1f} ms / {:.1f} ms".format
+    for issue, target, other, key, limit in (
+            ("#10", "start-up <= 1.5x `python -c 'import orjson'`", "import orjson",
+             "python -c 'import orjson'", 1.5),
+            ("#14", "start-up no slower than jq's on the same input", "jq",
+             "echo '{\"index\": 1, \"total\": 1}' | jq -c -f map.jq", 1.0),
+            ("#14", "start-up <= 2.2x `python -c pass`", "python -c pass", "python -c pass", 2.2)):
+        theirs = (other, start.get(key))
+        t.ratio(issue, target, ours, theirs, limit,
+                what=ms(ours[1] * 1000, theirs[1] * 1000) if ours[1] and theirs[1] else "")
+    small = runs.get(("small", 1.99), [])
+    t.ratio("#14", "many small files: `parallel 'jsonfilter < {}'` no slower than with jq",
+            ("parallel + jsonfilter", median("small", 1.99, small[0].variant.name) if small else None),
+            ("parallel + jq", median("small", 1.99, small[1].variant.name) if small else None), 1.0)
+    blog = median("series", 1.99, "blog mapper (Python json, one line at a time)")
+    single = median("series", 1.99, "cat FILES | jsonfilter")
+    jq = median("series", 1.99, "jq -c -f map.jq")
+    t.ratio("README", "`cat | jsonfilter` >= 6x faster than the blog mapper (threshold 1.99)",
+            ("blog mapper", blog), ("`cat | jsonfilter`", single), 6, at_least=True)
+    t.ratio("README", "`cat | jsonfilter` >= 12x faster than jq (threshold 1.99)",
+            ("jq", jq), ("`cat | jsonfilter`", single), 12, at_least=True)
+    return t.markdown()
+
+
+def chart(panels, path):
+    """One panel per entry: ("bars", title, results) or ("lines", title, {variant: [(share, seconds)]})."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(sections), 1, figsize=(9, 1.2 + 0.42 * sum(
-        len([r for r in rs if r.seconds]) for _, rs in sections) + 0.8 * len(sections)), squeeze=False)
-    for ax, (title, results) in zip(axes[:, 0], sections):
-        timed = [r for r in results if r.seconds][::-1]
-        bests = [min(r.seconds) for r in timed]
-        colors = ["tab:blue" if "jsonfilter" in r.variant.name else "tab:gray" for r in timed]
-        ax.barh([r.variant.name for r in timed], bests, color=colors)
-        for y, best in enumerate(bests):
-            ax.text(best, y, f" {best:.2f} s", va="center", fontsize=8)
+    heights = [1.4 + 0.3 * len([r for r in data if r.seconds]) if kind == "bars" else 3.2
+               for kind, _, data in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, sum(heights) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (kind, title, data) in zip(axes[:, 0], panels):
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("seconds (min of runs; lower is better)")
-        ax.set_xlim(0, max(bests) * 1.18)
+        if kind == "lines":
+            for name, points in data.items():
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
+                        linestyle="-" if "jsonfilter" in name else "--")
+            ax.set_xlabel("share of the records selected (%)")
+            ax.set_ylabel("seconds (median)")
+            ax.legend(fontsize=7)
+            continue
+        timed = [r for r in data if r.seconds][::-1]
+        medians = [r.median for r in timed]
+        colors = ["tab:blue" if "jsonfilter" in r.variant.name else "tab:gray" for r in timed]
+        ax.barh([r.variant.name for r in timed], medians, color=colors)
+        for y, value in enumerate(medians):
+            ax.text(value, y, f" {value:.2f} s", va="center", fontsize=8)
+        ax.set_xlabel("seconds (median of runs; lower is better)")
+        ax.set_xlim(0, max(medians or [1]) * 1.2)
         ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def machine():
@@ -347,83 +586,217 @@ def machine():
             f"{platform.system()} {platform.release()}")
 
 
-def main(argv=None):
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=4, help="files of blog data (default 4)")
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines per file (default 1000000)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each variant (default 3)")
+    parser.add_argument("--baseline-runs", type=int, default=1,
+                        help="runs of the slow baselines, the blog mapper and jq over whole files (default 1)")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"sections to run, comma-separated (default all: {','.join(SECTIONS)})")
+    parser.add_argument("--thresholds", default=",".join(f"{th:g}" for th in THRESHOLDS),
+                        help="thresholds of the selectivity series (default 1.99,1.5,1,0)")
+    parser.add_argument("--scale-lines", type=int,
+                        help="total lines (in --files files) for the -j 2 against -j 1 scaling "
+                             "(default 4 times the blog data: 16000000)")
+    parser.add_argument("--small-lines", type=int, default=10_000,
+                        help="lines per file of the many-small-files section (default 10000)")
+    parser.add_argument("--small-files", type=int,
+                        help="files of the many-small-files section (default: the blog data's lines "
+                             "in files of --small-lines: 400)")
+    parser.add_argument("--startup-runs", type=int,
+                        help="runs of each start-up command (default 20 times --runs)")
     parser.add_argument("--sizes", default="250000,1000000,4000000,16000000",
                         help="total lines of the size series, comma-separated ('' to leave out)")
     parser.add_argument("--stream-mb", type=int, default=4000,
                         help="size of the generated stream for the memory check (0 to leave out)")
+    parser.add_argument("--jsonfilter", help="the jsonfilter command to time (default: the one beside this Python)")
     parser.add_argument("--report", type=Path, default=HERE / "bench.md", help="Markdown report to write")
     parser.add_argument("--chart", type=Path, default=HERE / "bench.png", help="PNG chart to write")
     args = parser.parse_args(argv)
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    wrong = set(args.sections) - set(SECTIONS)
+    if wrong:
+        parser.error(f"unknown sections: {', '.join(sorted(wrong))} (known: {', '.join(SECTIONS)})")
+    args.thresholds = [float(th) for th in args.thresholds.split(",") if th.strip()]
+    if args.scale_lines is None:
+        args.scale_lines = 4 * args.files * args.lines
+    if args.small_files is None:
+        args.small_files = max(1, args.files * args.lines // args.small_lines)
+    if args.startup_runs is None:
+        args.startup_runs = 20 * args.runs
+    return args
 
+
+def main(argv=None):
+    args = parse_args(argv)
+    began = time.perf_counter()
     # The script installed beside this Python: a version manager's shim first
     # on PATH (pyenv's is a shell script) would add its own start-up to every run.
     beside = Path(sys.executable).with_name("jsonfilter")
-    jf = str(beside) if beside.exists() else shutil.which("jsonfilter") or f"{sys.executable} -m json_mapper"
-    out = [f"Machine: {machine()}. {time.strftime('%Y-%m-%d', time.gmtime())}, "
-           f"{args.runs} runs of each variant; ratio and MB/s from the fastest run."]
+    jf = args.jsonfilter or (str(beside) if beside.exists() else shutil.which("jsonfilter")
+                             or f"{sys.executable} -m json_mapper")
+    version = subprocess.run(shlex.split(jf) + ["--version"], capture_output=True, text=True).stdout.strip()
+    python = sys.executable
+    out = [f"Machine: {machine()}. {time.strftime('%Y-%m-%d', time.gmtime())}, {version or jf}, "
+           f"{args.runs} runs of each variant ({args.baseline_runs} of the slow baselines: the blog mapper and jq "
+           f"over whole files); ratios and MB/s from the median run. "
+           f"Every output is checked against its table's first row: the same bytes, or the same records "
+           f"with the same values in any order (DuckDB's: the same index, total and sum_val)."]
+    runs = {}  # (section, threshold): results
+    panels = []
+    rss_rows = []  # (row, peak KB) of every jsonfilter run, for the memory target
+    start = {}
+    failed = []
     with tempfile.TemporaryDirectory(prefix="jsonfilter-bench-") as tmp:
         work = Path(tmp)
-        blog = work / "blog"
-        datagen.main(["--files", str(args.files), "--lines", str(args.lines), "--out", str(blog)])
-        jq_blog = ROOT / "map.jq"
-        print(f"blog data: {args.files} x {args.lines:,} lines", file=sys.stderr)
-        main_names = [v.name for v in variants(jf, sys.executable)]
-        blog_results = race(main_names, blog, work, args, jf, 1.99, jq_blog)
-        blog_size = size_of(blog)
-        out += ["", f"### The blog's data: {args.files} files x {args.lines:,} lines "
-                    f"({blog_size / 1e6:.0f} MB), threshold 1.99", "", table(blog_results, blog_size)]
+        made = {}
 
-        wide = work / "wide"
-        wide_per_file = max(1, args.lines // 8)
-        write_wide(wide, args.files, wide_per_file)
-        jq_wide = work / "map_wide.jq"
-        jq_wide.write_text(jq_blog.read_text().replace("1.99", "1.0"))
-        print("wide data", file=sys.stderr)
-        wide_results = race(WIDE_VARIANTS, wide, work, args, jf, 1.0, jq_wide)
-        wide_size = size_of(wide)
-        out += ["", f"### Wide log-like records: {args.files} files x {wide_per_file:,} lines "
-                    f"({wide_size / 1e6:.0f} MB, about {wide_size / (args.files * wide_per_file):.0f} bytes "
-                    f"a line), threshold 1.0 (selects about half)", "", table(wide_results, wide_size)]
+        def blog_data(files, lines):
+            """The blog's data set of `files` x `lines`, made once per run."""
+            if (files, lines) not in made:
+                folder = work / f"blog_{files}x{lines}"
+                datagen.main(["--files", str(files), "--lines", str(lines), "--out", str(folder)])
+                made[files, lines] = folder
+            return made[files, lines]
 
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-        series = []  # (lines, seconds with -j 1, seconds with -j 0)
-        if sizes:
+        def record(section, threshold, results):
+            runs[section, threshold] = results
+            failed.extend(f"{section} at {threshold:g}: {r.variant.name}" for r in results if "DIFFERENT" in r.check)
+            rss_rows.extend((f"{section}: {r.variant.name}", r.rss_kb) for r in results
+                            if r.seconds and "jsonfilter" in r.variant.name)
+
+        if "series" in args.sections:
+            blog = blog_data(args.files, args.lines)
+            size = size_of(blog)
+            total = args.files * args.lines
+            out += ["", f"## The blog's data at four selectivities: {args.files} files x {args.lines:,} lines "
+                        f"({size / 1e6:.0f} MB)"]
+            summary = {}
+            for th in args.thresholds:
+                print(f"blog data, threshold {th:g}", file=sys.stderr)
+                expected = generator_count(args.files, args.lines, th)
+                chosen = [v for v in series_variants(jf, python) if not v.at or th in v.at]
+                results = race(chosen, blog, work, args.runs, th, jq_program(work, th), expected, args.baseline_runs)
+                record("series", th, results)
+                share = 100 * expected / total if total else 0
+                summary[th] = (share, {r.variant.name: r for r in results})
+                out += ["", f"### Threshold {th:g} ({expected:,} records selected, {share:.3g}%)", "",
+                        table(results, size)]
+            rows = ["| threshold | selected | " + " | ".join(cell(name) for name in SERIES_CORE) + " |",
+                    "|---:|---:|" + "---:|" * len(SERIES_CORE)]
+            for th, (share, by_name) in summary.items():
+                cells = [f"{by_name[n].median:.2f}" if n in by_name and by_name[n].seconds else "" for n in SERIES_CORE]
+                rows.append(f"| {th:g} | {share:.3g}% | " + " | ".join(cells) + " |")
+            out += ["", "### Selectivity summary (median s)", "", "\n".join(rows)]
+            if ("series", 1.99) in runs:
+                panels.append(("bars", "The blog's data, threshold 1.99 (the blog's race)", runs["series", 1.99]))
+            panels.append(("lines", "The blog's data at four selectivities", {
+                name: [(share, by_name[name].median) for share, by_name in summary.values()
+                       if name in by_name and by_name[name].seconds] for name in SERIES_CORE}))
+
+        if "scaling" in args.sections:
+            per_file = max(1, args.scale_lines // args.files)
+            data = blog_data(args.files, per_file)
+            out += ["", f"## `-j 2` against `-j 1`: {args.files} files x {per_file:,} lines "
+                        f"({size_of(data) / 1e6:.0f} MB)"]
+            for th in (1.99, 0.0):
+                print(f"scaling, threshold {th:g}", file=sys.stderr)
+                results = race(scaling_variants(jf), data, work, args.runs, th, None,
+                               generator_count(args.files, per_file, th))
+                record("scaling", th, results)
+                one, two = (r.median if r.seconds else None for r in results)
+                gain = f": `-j 1` / `-j 2` = {one / two:.2f}x" if one and two else ""
+                out += ["", f"### Threshold {th:g}{gain}", "", table(results, size_of(data))]
+
+        if "wide" in args.sections or "nested" in args.sections:
+            wide = work / "wide"
+            wide_per_file = max(1, args.lines // 8)
+            write_wide(wide, args.files, wide_per_file)
+            wide_size = size_of(wide)
+            about = (f"{args.files} files x {wide_per_file:,} lines ({wide_size / 1e6:.0f} MB, about "
+                     f"{wide_size / (args.files * wide_per_file):.0f} bytes a line)")
+        if "wide" in args.sections:
+            print("wide data", file=sys.stderr)
+            chosen = [v for v in series_variants(jf, python) if v.name in WIDE_VARIANTS]
+            results = race(chosen, wide, work, args.runs, WIDE_THRESHOLD, jq_program(work, WIDE_THRESHOLD),
+                           baseline_runs=args.baseline_runs)
+            record("wide", WIDE_THRESHOLD, results)
+            out += ["", f"## Wide log-like records: {about}, threshold {WIDE_THRESHOLD:g} (selects about half)",
+                    "", table(results, wide_size)]
+            panels.append(("bars", "Wide log-like records, threshold 1.0", results))
+        if "nested" in args.sections:
+            print("nested fields", file=sys.stderr)
+            results = race(nested_variants(jf, python), wide, work, args.runs, NESTED_THRESHOLD, None)
+            record("nested", NESTED_THRESHOLD, results)
+            out += ["", f"## Nested fields: the wide records, `-f {NESTED_FIELDS}` against the same values at "
+                        f"the top level (`-f {TOP_FIELDS}`), threshold {NESTED_THRESHOLD:g}", "",
+                    table(results, wide_size)]
+
+        if "small" in args.sections:
+            small = work / "small"
+            print(f"many small files: {args.small_files} x {args.small_lines:,} lines", file=sys.stderr)
+            datagen.main(["--files", str(args.small_files), "--lines", str(args.small_lines), "--out", str(small)])
+            results = race(small_variants(jf), small, work, args.runs, 1.99, ROOT / "map.jq",
+                           generator_count(args.small_files, args.small_lines, 1.99))
+            record("small", 1.99, results)
+            out += ["", f"## Many small files: {args.small_files} files x {args.small_lines:,} lines "
+                        f"({size_of(small) / 1e6:.0f} MB), threshold 1.99", "", table(results, size_of(small))]
+            panels.append(("bars", f"{args.small_files} small files", results))
+            shutil.rmtree(small)
+
+        if "startup" in args.sections:
+            print("start-up", file=sys.stderr)
+            start_rows, start, wrong = startup(jf, args.startup_runs)
+            failed.extend(f"start-up: {row}" for row in wrong)
+            out += ["", "## Start-up", "",
+                    "Each command run directly (no shell), its input written to a pipe; the commands take turns.",
+                    "", start_rows]
+
+        if "sizes" in args.sections:
+            sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
             rows = ["| lines | MB | `jsonfilter FILES` s | s per M lines | `jsonfilter -j 0 FILES` s | "
-                    "s per M lines | peak RSS MB |", "|---:|---:|---:|---:|---:|---:|---:|"]
+                    "s per M lines | peak RSS MB | output |", "|---:|---:|---:|---:|---:|---:|---:|---|"]
             for total in sizes:
-                folder = work / f"size_{total}"
-                datagen.main(["--files", "4", "--lines", str(total // 4), "--out", str(folder)])
+                folder = blog_data(4, total // 4)
                 files = " ".join(str(p) for p in sorted(folder.glob("*.json")))
-                one, _, rss1 = best_of(f"{jf} {files}", args.runs, work)
-                many, _, rss2 = best_of(f"{jf} -j 0 {files}", args.runs, work)
+                _, one, rss1 = best_of(f"{jf} {files}", args.runs, work)
+                first = fingerprint(work / "out.json")
+                _, many, rss2 = best_of(f"{jf} -j 0 {files}", args.runs, work)
+                check = "same bytes" if fingerprint(work / "out.json") == first else "DIFFERENT"
+                if check == "DIFFERENT":
+                    failed.append(f"sizes: {total:,} lines, -j 0")
+                rss_rows.extend([(f"sizes: {total:,} lines, jsonfilter FILES", rss1),
+                                 (f"sizes: {total:,} lines, jsonfilter -j 0 FILES", rss2)])
                 rows.append(f"| {total:,} | {size_of(folder) / 1e6:.0f} | {one:.2f} | {one / total * 1e6:.2f} "
-                            f"| {many:.2f} | {many / total * 1e6:.2f} | {max(rss1, rss2) / 1024:.0f} |")
-                series.append((total, one, many))
-                shutil.rmtree(folder)
+                            f"| {many:.2f} | {many / total * 1e6:.2f} | {max(rss1, rss2) / 1024:.0f} | {check} |")
                 print(f"  size {total:,}: {one:.2f} s, -j 0 {many:.2f} s", file=sys.stderr)
-            out += ["", "### Size series (4 files, min of runs)", "", "\n".join(rows)]
+            if sizes:
+                out += ["", "## Size series (4 files, threshold 1.99, median s)", "", "\n".join(rows)]
 
-        start_rows, start = startup(jf, max(5, args.runs * 3))
-        out += ["", "### Start-up", "", start_rows]
-        if args.stream_mb:
-            stream_rows, _ = big_stream(jf, args.stream_mb, work)
-            out += ["", "### Memory on a stream generated on the fly (threshold 1.5)", "", stream_rows]
-        out += ["", "### Targets", "", targets(blog_results, start, series)]
+        if "stream" in args.sections and args.stream_mb:
+            stream_rows, peaks = big_stream(jf, args.stream_mb, work)
+            if "DIFFERENT" in stream_rows:
+                failed.append("stream: -j 0")
+            rss_rows.extend((f"stream: {name}", kb) for name, kb in peaks.items())
+            out += ["", "## Memory on a stream generated on the fly (threshold 1.5)", "", stream_rows]
 
+        out += ["", "## Targets", "", "Computed from the figures above (median times); a target whose "
+                "section did not run is marked as not measured.", "",
+                compute_targets(runs, start, rss_rows, args.scale_lines)]
+
+    minutes = (time.perf_counter() - began) / 60
+    out += ["", f"Sections run: {', '.join(args.sections)}; the whole run took {minutes:.1f} minutes."]
     args.report.write_text("\n".join(out) + "\n")
-    try:
-        chart([("The blog's data", blog_results), ("Wide log-like records", wide_results)], args.chart)
-    except ImportError:
-        print("matplotlib not installed: no chart", file=sys.stderr)
+    if panels:
+        try:
+            chart(panels, args.chart)
+        except ImportError:
+            print("matplotlib not installed: no chart", file=sys.stderr)
     print("\n".join(out))
-    bad = [r.variant.name for r in blog_results + wide_results if r.check == "DIFFERENT"]
-    if bad:
-        print(f"outputs differ: {', '.join(bad)}", file=sys.stderr)
+    if failed:
+        print(f"outputs differ: {'; '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 

@@ -3,6 +3,9 @@
     python pyspark_mapper.py [INPUT [OUTPUT [THRESHOLD]]]    # INPUT=data, OUTPUT=out_data7
     spark-submit --master spark://HOST:7077 pyspark_mapper.py data out_data7
 
+Under spark-submit the job runs where --master says; as a plain script, on
+every local core.
+
 OUTPUT is a folder of part-* files; Spark refuses to write into one that
 exists. The json_mapper package is shipped to the executors with the job
 (addPyFile), so the workers need only Python and orjson. Bad records are
@@ -33,6 +36,20 @@ def ship_package(sc, folder):
     sc.addPyFile(path)
 
 
+def spark_conf(app):
+    """The job's SparkConf: spark-submit's master, or every local core when run as a plain script.
+
+    Under spark-submit the master reaches the JVM, not this Python conf, before
+    the context exists: setting one here (even with setIfMissing) would win
+    over `spark-submit --master` and run the job locally. spark-submit tells
+    its Python it started it through PYSPARK_GATEWAY_PORT.
+    """
+    conf = SparkConf().setAppName(app)
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        conf.setMaster("local[*]")
+    return conf
+
+
 def filter_lines(sc, source, dest, th=THRESHOLD):
     """Filter the text files at `source` into the folder `dest`; return the bad-record count."""
     bad = sc.accumulator(0)
@@ -44,9 +61,7 @@ def main(argv):
     source = argv[1] if len(argv) > 1 else "data"
     dest = argv[2] if len(argv) > 2 else "out_data7"
     th = float(argv[3]) if len(argv) > 3 else THRESHOLD
-    # A master given by spark-submit wins; run as a plain script, use every local core.
-    conf = SparkConf().setAppName("jsonfilter").setIfMissing("spark.master", "local[*]")
-    sc = SparkContext(conf=conf)
+    sc = SparkContext(conf=spark_conf("jsonfilter"))
     sc.setLogLevel("ERROR")
     try:
         with tempfile.TemporaryDirectory() as folder:

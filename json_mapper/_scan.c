@@ -1,22 +1,24 @@
 /*
  * json_mapper._scan: the native part of the fast path (see batch.py).
  *
- * candidates(chunk, keys, threshold) reads a chunk of JSON lines once and
- * returns (number of lines, [the lines that may be selected]), or None when
- * it cannot vouch for the chunk.
+ * emit(chunk, paths, threshold, sum_key, decide) reads a chunk of JSON lines
+ * once and writes the output of every line it can decide itself: the record's
+ * bytes up to its closing brace, then `,"sum_val":SUM}` with the sum written
+ * as repr() writes it; byte for byte what record.filter_record writes. The
+ * lines it cannot decide (a summed field missing, repeated, not a number, a
+ * key written with escapes on a path, the sum field already there, a sum
+ * that is not finite) go to decide(line), in line order.
  *
- * It decides nothing on its own. A line it returns still goes through
- * filter_record, which selects it or not, exactly; so the sums here need only
- * be close (a margin far wider than their rounding error keeps every line
- * that could be selected). What it must get right is the other way round: a
- * line it leaves out must be one that orjson reads as a good object whose
- * summed fields do not pass the threshold. So it accepts a strict subset of
- * what orjson accepts and returns None for anything else: a line that is not
- * JSON, a value that is not an object, bad UTF-8, a lone surrogate escape,
- * nesting deeper than MAX_DEPTH, a number that could overflow a double.
- * A line it cannot sum with confidence (a summed field missing, repeated,
- * not a number, or a key written with escapes) is returned as a candidate,
- * and filter_record has the last word.
+ * It accepts a strict subset of what orjson accepts and returns None for a
+ * chunk holding anything else: a line that is not JSON, a value that is not
+ * an object, bad UTF-8, a lone surrogate escape, nesting deeper than
+ * MAX_DEPTH, a number that could overflow a double. So a line it decides is
+ * one orjson reads as a good object, and the numbers it adds are the doubles
+ * Python's float() gives for what orjson reads (see _numbers.h).
+ *
+ * candidates(chunk, keys, threshold) is the older, screening interface: the
+ * lines that are selected or that it cannot decide, for filter_record to
+ * decide again.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,8 +26,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_numbers.h"
+
 #define MAX_DEPTH 64
 #define MAX_FIELDS 16
+#define MAX_PATH 16
 /* Numbers with at most this many integer digits and positive exponent
  * digits stay below 1e198, so orjson never finds them infinite. */
 #define MAX_INT_DIGITS 99
@@ -35,17 +40,19 @@ typedef const unsigned char *ptr;
 
 typedef struct {
     ptr end;                  /* end of the current line */
-    Py_ssize_t nkeys;
-    const char *keys[MAX_FIELDS];
-    Py_ssize_t key_len[MAX_FIELDS];
-    int seen[MAX_FIELDS];
-    double value[MAX_FIELDS];
-    int unsure;               /* the line must go to filter_record */
+    int npaths;
+    int path_len[MAX_FIELDS];
+    const char *key[MAX_FIELDS][MAX_PATH];
+    Py_ssize_t key_len[MAX_FIELDS][MAX_PATH];
+    int depth;                /* the longest path's length */
+    uint32_t need[MAX_PATH];  /* the paths with a key at each level */
+    /* the paths whose key at each level was met on this line, once and more */
+    uint32_t once[MAX_PATH], twice[MAX_PATH];
+    Number value[MAX_FIELDS];
+    const char *sum_key;      /* quoted; NULL: not looked for */
+    Py_ssize_t sum_key_len;
+    int unsure;               /* the line must go to decide() */
 } Scan;
-
-static const double exact_pow10[] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 static ptr skip_ws(ptr p, ptr end)
 {
@@ -151,7 +158,7 @@ static ptr string_end(ptr p, ptr end, int *escaped)
     return NULL;
 }
 
-/* Up to this, the mantissa takes one more digit without overflowing 64 bits. */
+/* Up to this, the significand takes one more digit without overflowing 64 bits. */
 #define MANTISSA_ROOM 1000000000000000000ULL
 
 static int is_digit(unsigned char c)
@@ -183,18 +190,20 @@ static uint64_t eight_digits_value(ptr p)
 }
 #endif
 
-/* Past the number starting at p, or NULL; *value gets it, close to the
- * double orjson would read (the first 18 or more digits are kept, and
- * scaling them costs a few units in the last place). */
-static ptr number_end(ptr p, ptr end, double *value)
+/* Past the number starting at p, or NULL; *n gets its digits. `vouch`: refuse
+ * numbers that could be infinite for orjson (a constant, so each caller gets
+ * its own copy). */
+static inline __attribute__((always_inline)) ptr read_number(ptr p, ptr end, Number *n, int vouch)
 {
-    int negative = 0, int_digits = 0, exp_digits = 0;
-    long adjust = 0;  /* the power of ten the mantissa is off by */
+    int int_digits = 0, exp_digits = 0, truncated = 0, integer = 1;
+    long adjust = 0;  /* the power of ten the digits are off by */
     uint64_t mantissa = 0;
     long exponent = 0;
 
+    n->start = p;
+    n->negative = 0;
     if (p < end && *p == '-') {
-        negative = 1;
+        n->negative = 1;
         p++;
     }
     if (p >= end)
@@ -203,19 +212,22 @@ static ptr number_end(ptr p, ptr end, double *value)
         p++;
     } else if (*p >= '1' && *p <= '9') {
         while (p < end && is_digit(*p)) {
-            if (mantissa < MANTISSA_ROOM)
+            if (mantissa < MANTISSA_ROOM) {
                 mantissa = mantissa * 10 + (*p - '0');
-            else
+            } else {
                 adjust++;
+                truncated |= *p != '0';
+            }
             int_digits++;
             p++;
         }
-        if (int_digits > MAX_INT_DIGITS)
+        if (vouch && int_digits > MAX_INT_DIGITS)
             return NULL;
     } else {
         return NULL;
     }
     if (p < end && *p == '.') {
+        integer = 0;
         p++;
         if (p >= end || !is_digit(*p))
             return NULL;
@@ -230,12 +242,15 @@ static ptr number_end(ptr p, ptr end, double *value)
             if (mantissa < MANTISSA_ROOM) {
                 mantissa = mantissa * 10 + (*p - '0');
                 adjust--;
+            } else {
+                truncated |= *p != '0';
             }
             p++;
         }
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         int exp_negative = 0;
+        integer = 0;
         p++;
         if (p < end && (*p == '+' || *p == '-')) {
             exp_negative = *p == '-';
@@ -245,7 +260,7 @@ static ptr number_end(ptr p, ptr end, double *value)
             return NULL;
         while (p < end && is_digit(*p)) {
             /* A number this small is 0 or close to it, never infinite. */
-            if (++exp_digits > MAX_EXP_DIGITS && !exp_negative)
+            if (vouch && ++exp_digits > MAX_EXP_DIGITS && !exp_negative)
                 return NULL;
             if (exponent < 100000)
                 exponent = exponent * 10 + (*p - '0');
@@ -254,14 +269,17 @@ static ptr number_end(ptr p, ptr end, double *value)
         if (exp_negative)
             exponent = -exponent;
     }
-    exponent += adjust;
-    double v = (double)mantissa;
-    if (exponent >= 0)
-        v = exponent <= 22 ? v * exact_pow10[exponent] : v * pow(10.0, (double)exponent);
-    else
-        v = exponent >= -22 ? v / exact_pow10[-exponent] : v * pow(10.0, (double)exponent);
-    *value = negative ? -v : v;
+    n->end = p;
+    n->digits = mantissa;
+    n->exponent = (int)(exponent + adjust);
+    n->truncated = truncated;
+    n->integer = integer;
     return p;
+}
+
+static ptr number_end(ptr p, ptr end, Number *n)
+{
+    return read_number(p, end, n, 1);
 }
 
 static ptr value_end(Scan *s, ptr p, int depth);
@@ -285,9 +303,39 @@ static ptr next_item(ptr p, ptr end, unsigned char close)
     return NULL;
 }
 
-/* Past the object at p, or NULL. At the top level (depth 1) the summed
- * fields are looked for. */
-static ptr object_end(Scan *s, ptr p, int depth)
+static ptr object_end(Scan *s, ptr p, int depth, int level, uint32_t active);
+
+/* Past the value at p of a key that matched paths: `leaves` end there,
+ * `through` go on into it. */
+static ptr path_value_end(Scan *s, ptr p, int depth, int level, uint32_t leaves, uint32_t through)
+{
+    ptr end = s->end;
+    if (p >= end)
+        return NULL;
+    if (leaves && (*p == '-' || is_digit(*p))) {
+        /* Read straight into its place: a copy of a Number just written
+         * stalls on the stores. */
+        int first = __builtin_ctz(leaves);
+        p = number_end(p, end, &s->value[first]);
+        for (int i = first + 1; i < s->npaths; i++)
+            if (leaves & (1u << i))
+                s->value[i] = s->value[first];
+        if (through)
+            s->unsure = 1;  /* a number where an object should be */
+        return p;
+    }
+    if (through && *p == '{') {
+        if (leaves)
+            s->unsure = 1;  /* an object where a number should be */
+        return depth >= MAX_DEPTH ? NULL : object_end(s, p, depth + 1, level + 1, through);
+    }
+    s->unsure = 1;  /* not what the paths need: decide() says what is wrong */
+    return value_end(s, p, depth);
+}
+
+/* Past the object at p, or NULL. `active` holds the paths that lead into
+ * it, whose keys at `level` are looked for here. */
+static ptr object_end(Scan *s, ptr p, int depth, int level, uint32_t active)
 {
     ptr end = s->end;
     p = skip_ws(p + 1, end);
@@ -302,35 +350,36 @@ static ptr object_end(Scan *s, ptr p, int depth)
         if (p == NULL)
             return NULL;
         Py_ssize_t key_len = p - 1 - key;
+        if (depth == 1 && s->sum_key != NULL && key_len + 2 == s->sum_key_len &&
+            memcmp(key - 1, s->sum_key, key_len + 2) == 0)
+            s->unsure = 1;  /* the sum field is already there: decide() replaces it */
         p = skip_ws(p, end);
         if (p >= end || *p != ':')
             return NULL;
         p = skip_ws(p + 1, end);
-        int field = -1;
-        if (depth == 1) {
+        uint32_t leaves = 0, through = 0;
+        if (active) {
             if (escaped) {
-                s->unsure = 1;  /* it may spell a summed field's name */
+                s->unsure = 1;  /* it may spell a key of a path */
             } else {
-                for (Py_ssize_t i = 0; i < s->nkeys; i++) {
-                    if (s->key_len[i] == key_len && s->keys[i][0] == (char)key[0] &&
-                        memcmp(s->keys[i], key, key_len) == 0) {
-                        field = (int)i;
-                        break;
+                for (int i = 0; i < s->npaths; i++) {
+                    const char *want = s->key[i][level];
+                    if ((active & (1u << i)) && s->key_len[i][level] == key_len &&
+                        (key_len == 0 || (want[0] == (char)key[0] && memcmp(want, key, key_len) == 0))) {
+                        s->twice[level] |= s->once[level] & (1u << i);
+                        s->once[level] |= 1u << i;
+                        if (level == s->path_len[i] - 1)
+                            leaves |= 1u << i;
+                        else
+                            through |= 1u << i;
                     }
                 }
             }
         }
-        if (field >= 0) {
-            s->seen[field]++;
-            if (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
-                p = number_end(p, end, &s->value[field]);
-            } else {
-                s->unsure = 1;  /* not a number: filter_record says what is wrong */
-                p = value_end(s, p, depth);
-            }
-        } else {
+        if (leaves | through)
+            p = path_value_end(s, p, depth, level, leaves, through);
+        else
             p = value_end(s, p, depth);
-        }
         if (p == NULL || (p = next_item(p, end, '}')) == NULL || p[-1] == '}')
             return p;
     }
@@ -353,13 +402,13 @@ static ptr array_end(Scan *s, ptr p, int depth)
 static ptr value_end(Scan *s, ptr p, int depth)
 {
     ptr end = s->end;
-    double ignored;
+    Number ignored;
     int escaped = 0;
     if (p >= end)
         return NULL;
     switch (*p) {
     case '{':
-        return depth >= MAX_DEPTH ? NULL : object_end(s, p, depth + 1);
+        return depth >= MAX_DEPTH ? NULL : object_end(s, p, depth + 1, 0, 0);
     case '[':
         return depth >= MAX_DEPTH ? NULL : array_end(s, p, depth + 1);
     case '"':
@@ -375,33 +424,250 @@ static ptr value_end(Scan *s, ptr p, int depth)
     }
 }
 
-/* 1 if the line [p, end) may be selected, 0 if not, -1 if it cannot be vouched for. */
-static int scan_line(Scan *s, ptr p, ptr end, double threshold)
+static const double rough_pow10[] = {
+    1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15, 1e-14, 1e-13, 1e-12,
+    1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1,
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The number's value within a few units in the last place, in one
+ * multiplication; NAN when its exponent is out of the table. */
+static double rough_value(const Number *n)
+{
+    if (n->exponent < -22 || n->exponent > 22)
+        return NAN;
+    double d = (double)n->digits * rough_pow10[n->exponent + 22];
+    return n->negative ? -d : d;
+}
+
+enum { LINE_BAD = -2, LINE_ERROR = -1, LINE_BLANK = 0, LINE_BELOW = 1, LINE_UNSURE = 2, LINE_SUM = 3 };
+
+/* Read the line [p, end). LINE_SUM: *total is its exact sum, and the record
+ * is [*first, *last) plus its closing brace. LINE_BELOW: a good record whose
+ * sum is surely not above `threshold`. LINE_BAD: not vouched for;
+ * LINE_ERROR: a Python exception is set. */
+/* Inlined into its two callers: a call per line is a few percent of the scan. */
+static inline __attribute__((always_inline)) int scan_line(Scan *s, ptr p, ptr end, double threshold, double *total, ptr *first, ptr *last)
 {
     p = skip_ws(p, end);
     if (p == end)
-        return 0;  /* a blank line: filter_record skips it */
+        return LINE_BLANK;  /* filter_record skips it */
     if (*p != '{')
-        return -1;
+        return LINE_BAD;
+    *first = p;
     s->end = end;
     s->unsure = 0;
-    memset(s->seen, 0, sizeof(s->seen));
-    p = object_end(s, p, 1);
+    for (int level = 0; level < s->depth; level++)
+        s->once[level] = s->twice[level] = 0;
+    p = object_end(s, p, 1, 0, s->npaths >= 32 ? UINT32_MAX : (1u << s->npaths) - 1);
     if (p == NULL || skip_ws(p, end) != end)
-        return -1;
+        return LINE_BAD;
     if (s->unsure)
-        return 1;
-    double total = 0.0, size = fabs(threshold);
-    for (Py_ssize_t i = 0; i < s->nkeys; i++) {
-        if (s->seen[i] != 1)
-            return 1;  /* missing or repeated */
-        total += s->value[i];
-        size += fabs(s->value[i]);
+        return LINE_UNSURE;
+    for (int level = 0; level < s->depth; level++)
+        if ((s->once[level] & s->need[level]) != s->need[level] || (s->twice[level] & s->need[level]))
+            return LINE_UNSURE;  /* missing or repeated */
+    /* Most lines are far from the threshold: a rough sum settles them without
+     * the exact conversions. It is within 1e-15 of the exact one, relative to
+     * the size of the numbers added; 1e-12 of it is a margin to spare. */
+    double rough = 0.0, size = fabs(threshold);
+    for (int i = 0; i < s->npaths; i++) {
+        double v = rough_value(&s->value[i]);
+        rough += v;
+        size += fabs(v);
     }
-    /* The sums here are within about 1e-15 of filter_record's, relative to
-     * the size of the numbers added; 1e-12 of it (and a floor for numbers
-     * near the bottom of the double range) keeps every line that could pass. */
-    return total > threshold - (1e-12 * size + 1e-290);
+    if (rough <= threshold - (1e-12 * size + 1e-290))
+        return LINE_BELOW;  /* never true when a rough value is NAN */
+    double sum = 0.0;
+    for (int i = 0; i < s->npaths; i++) {
+        int ok;
+        double v = number_value(&s->value[i], &ok);
+        if (!ok)
+            return LINE_ERROR;
+        sum = i == 0 ? v : sum + v;
+    }
+    if (!isfinite(sum))
+        return LINE_UNSURE;  /* filter_record's "sum is not finite" */
+    *total = sum;
+    p--;  /* the closing brace; whitespace before it is dropped */
+    while (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\r')
+        p--;
+    *last = p;
+    return LINE_SUM;
+}
+
+/* The levels each path reaches, once s->npaths and s->path_len are set. */
+static void count_levels(Scan *s)
+{
+    s->depth = 0;
+    memset(s->need, 0, sizeof(s->need));
+    for (int i = 0; i < s->npaths; i++) {
+        if (s->path_len[i] > s->depth)
+            s->depth = s->path_len[i];
+        for (int level = 0; level < s->path_len[i]; level++)
+            s->need[level] |= 1u << i;
+    }
+}
+
+/* Fill s from `paths`, a tuple of tuples of bytes. 1: done, 0: more paths or
+ * longer ones than the scanner holds, -1: an exception is set. */
+static int set_paths(Scan *s, PyObject *paths)
+{
+    Py_ssize_t count = PyTuple_GET_SIZE(paths);
+    if (count < 1) {
+        PyErr_SetString(PyExc_ValueError, "paths must not be empty");
+        return -1;
+    }
+    if (count > MAX_FIELDS)
+        return 0;
+    s->npaths = (int)count;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *path = PyTuple_GET_ITEM(paths, i);
+        if (!PyTuple_Check(path) || PyTuple_GET_SIZE(path) < 1) {
+            PyErr_SetString(PyExc_TypeError, "each path must be a non-empty tuple of bytes");
+            return -1;
+        }
+        Py_ssize_t len = PyTuple_GET_SIZE(path);
+        for (Py_ssize_t level = 0; level < len && level < MAX_PATH; level++) {
+            PyObject *key = PyTuple_GET_ITEM(path, level);
+            if (!PyBytes_Check(key)) {
+                PyErr_SetString(PyExc_TypeError, "each path must be a non-empty tuple of bytes");
+                return -1;
+            }
+            s->key[i][level] = PyBytes_AS_STRING(key);
+            s->key_len[i][level] = PyBytes_GET_SIZE(key);
+        }
+        if (len > MAX_PATH)
+            return 0;
+        s->path_len[i] = (int)len;
+    }
+    count_levels(s);
+    return 1;
+}
+
+/* A growing output buffer: a bytes object resized at the end. */
+typedef struct {
+    PyObject *bytes;
+    char *buf;
+    Py_ssize_t len, cap;
+} Out;
+
+static int out_reserve(Out *o, Py_ssize_t more)
+{
+    if (o->len + more <= o->cap)
+        return 0;
+    Py_ssize_t cap = o->cap * 2 > o->len + more ? o->cap * 2 : o->len + more;
+    if (_PyBytes_Resize(&o->bytes, cap) < 0)
+        return -1;
+    o->buf = PyBytes_AS_STRING(o->bytes);
+    o->cap = cap;
+    return 0;
+}
+
+static PyObject *emit(PyObject *module, PyObject *args)
+{
+    Py_buffer chunk;
+    PyObject *paths, *decide;
+    double threshold;
+    const char *sum_key;
+    Py_ssize_t sum_key_len;
+    Scan s;
+    Out o = {NULL, NULL, 0, 0};
+    PyObject *result = NULL;
+
+    if (!PyArg_ParseTuple(args, "y*O!dy#O:emit", &chunk, &PyTuple_Type, &paths, &threshold,
+                          &sum_key, &sum_key_len, &decide))
+        return NULL;
+    if (!PyCallable_Check(decide)) {
+        PyErr_SetString(PyExc_TypeError, "decide must be callable");
+        goto done;
+    }
+    int usable = set_paths(&s, paths);
+    if (usable < 0)
+        goto done;
+    if (usable == 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    s.sum_key = sum_key;
+    s.sum_key_len = sum_key_len;
+    /* The room for one more selected line beside the record's own bytes. */
+    Py_ssize_t tail = sum_key_len + REPR_MAX + 4;
+    /* Room for every line selected, as in the blog's data, without growing:
+     * pages that are not written to cost nothing. */
+    o.cap = chunk.len + chunk.len / 2 + 4096;
+    o.bytes = PyBytes_FromStringAndSize(NULL, o.cap);
+    if (o.bytes == NULL)
+        goto done;
+    o.buf = PyBytes_AS_STRING(o.bytes);
+
+    ptr p = chunk.buf, stop = p + chunk.len;
+    Py_ssize_t lines = 0, selected = 0;
+    while (p < stop) {
+        ptr end = memchr(p, '\n', stop - p);
+        if (end == NULL)
+            end = stop;
+        lines++;
+        double total;
+        ptr first, last;
+        int verdict = scan_line(&s, p, end, threshold, &total, &first, &last);
+        if (verdict == LINE_BAD) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        if (verdict == LINE_ERROR)
+            goto done;
+        if (verdict == LINE_SUM && total > threshold) {
+            Py_ssize_t n = last - first;
+            if (out_reserve(&o, n + tail) < 0)
+                goto done;
+            char *w = o.buf + o.len;
+            memcpy(w, first, n);
+            w += n;
+            *w++ = ',';
+            memcpy(w, sum_key, sum_key_len);
+            w += sum_key_len;
+            *w++ = ':';
+            w += write_repr(w, total);
+            *w++ = '}';
+            *w++ = '\n';
+            o.len = w - o.buf;
+            selected++;
+        } else if (verdict == LINE_UNSURE) {
+            PyObject *line = PyBytes_FromStringAndSize((const char *)p, end - p);
+            if (line == NULL)
+                goto done;
+            PyObject *out = PyObject_CallOneArg(decide, line);
+            Py_DECREF(line);
+            if (out == NULL)
+                goto done;
+            if (out != Py_None) {
+                if (!PyBytes_Check(out)) {
+                    Py_DECREF(out);
+                    PyErr_SetString(PyExc_TypeError, "decide must return bytes or None");
+                    goto done;
+                }
+                Py_ssize_t n = PyBytes_GET_SIZE(out);
+                if (out_reserve(&o, n + 1) < 0) {
+                    Py_DECREF(out);
+                    goto done;
+                }
+                memcpy(o.buf + o.len, PyBytes_AS_STRING(out), n);
+                o.buf[o.len + n] = '\n';
+                o.len += n + 1;
+                selected++;
+            }
+            Py_DECREF(out);
+        }
+        p = end + 1;
+    }
+    if (_PyBytes_Resize(&o.bytes, o.len) < 0)
+        goto done;
+    result = Py_BuildValue("(nnO)", lines, selected, o.bytes);
+done:
+    Py_XDECREF(o.bytes);
+    PyBuffer_Release(&chunk);
+    return result;
 }
 
 static PyObject *candidates(PyObject *module, PyObject *args)
@@ -414,21 +680,25 @@ static PyObject *candidates(PyObject *module, PyObject *args)
 
     if (!PyArg_ParseTuple(args, "y*O!d", &chunk, &PyTuple_Type, &keys, &threshold))
         return NULL;
-    s.nkeys = PyTuple_GET_SIZE(keys);
-    if (s.nkeys < 1 || s.nkeys > MAX_FIELDS) {
+    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys);
+    if (nkeys < 1 || nkeys > MAX_FIELDS) {
         PyBuffer_Release(&chunk);
         Py_RETURN_NONE;
     }
-    for (Py_ssize_t i = 0; i < s.nkeys; i++) {
+    s.npaths = (int)nkeys;
+    s.sum_key = NULL;
+    for (Py_ssize_t i = 0; i < nkeys; i++) {
         PyObject *key = PyTuple_GET_ITEM(keys, i);
         if (!PyBytes_Check(key)) {
             PyBuffer_Release(&chunk);
             PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
             return NULL;
         }
-        s.keys[i] = PyBytes_AS_STRING(key);
-        s.key_len[i] = PyBytes_GET_SIZE(key);
+        s.path_len[i] = 1;
+        s.key[i][0] = PyBytes_AS_STRING(key);
+        s.key_len[i][0] = PyBytes_GET_SIZE(key);
     }
+    count_levels(&s);
     found = PyList_New(0);
     if (found == NULL)
         goto done;
@@ -440,13 +710,16 @@ static PyObject *candidates(PyObject *module, PyObject *args)
         if (end == NULL)
             end = stop;
         lines++;
-        int verdict = scan_line(&s, p, end, threshold);
-        if (verdict < 0) {
-            Py_INCREF(Py_None);
-            result = Py_None;
+        double total;
+        ptr first, last;
+        int verdict = scan_line(&s, p, end, threshold, &total, &first, &last);
+        if (verdict == LINE_BAD) {
+            result = Py_NewRef(Py_None);
             goto done;
         }
-        if (verdict) {
+        if (verdict == LINE_ERROR)
+            goto done;
+        if (verdict == LINE_UNSURE || (verdict == LINE_SUM && total > threshold)) {
             PyObject *line = PyBytes_FromStringAndSize((const char *)p, end - p);
             if (line == NULL || PyList_Append(found, line) < 0) {
                 Py_XDECREF(line);
@@ -463,12 +736,59 @@ done:
     return result;
 }
 
+/* Test entry points for the conversions (tests/test_numbers.py). */
+
+static PyObject *parse_number(PyObject *module, PyObject *arg)
+{
+    Py_buffer text;
+    Number n;
+    if (PyObject_GetBuffer(arg, &text, PyBUF_SIMPLE) < 0)
+        return NULL;
+    ptr start = text.buf, end = start + text.len;
+    ptr p = read_number(start, end, &n, 0);
+    if (p != end) {
+        PyBuffer_Release(&text);
+        PyErr_SetString(PyExc_ValueError, "not a JSON number");
+        return NULL;
+    }
+    int ok;
+    double d = number_value(&n, &ok);
+    PyBuffer_Release(&text);
+    return ok ? PyFloat_FromDouble(d) : NULL;
+}
+
+static PyObject *repr_double(PyObject *module, PyObject *arg)
+{
+    double d = PyFloat_AsDouble(arg);
+    char text[REPR_MAX];
+    if (d == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (!isfinite(d)) {
+        PyErr_SetString(PyExc_ValueError, "not a finite number");
+        return NULL;
+    }
+    return PyUnicode_FromStringAndSize(text, write_repr(text, d));
+}
+
 static PyMethodDef methods[] = {
+    {"emit", emit, METH_VARARGS,
+     "emit(chunk, paths, threshold, sum_key, decide) -> (lines, selected, output) or None\n\n"
+     "The output of the lines of `chunk` whose fields at `paths` (a tuple of\n"
+     "paths, each a tuple of UTF-8 keys) add up to more than `threshold`, each\n"
+     "with `sum_key` (JSON-quoted bytes) and the sum added, as filter_record\n"
+     "writes them; decide(line) gives the output (bytes or None) of each line\n"
+     "the scanner cannot decide, in line order. None if the chunk holds a line\n"
+     "this scan cannot vouch for (decide may have been called for lines before it)."},
     {"candidates", candidates, METH_VARARGS,
      "candidates(chunk, keys, threshold) -> (lines, [line, ...]) or None\n\n"
      "The lines of `chunk` whose fields named by `keys` (a tuple of UTF-8\n"
-     "bytes) may add up to more than `threshold`, and the number of lines;\n"
-     "None if the chunk holds a line this scan cannot vouch for."},
+     "bytes) add up to more than `threshold` or that the scan cannot decide,\n"
+     "and the number of lines; None if the chunk holds a line this scan cannot\n"
+     "vouch for."},
+    {"_parse", parse_number, METH_O,
+     "_parse(text) -> float: float(orjson.loads(text)) for any JSON number, as the\n"
+     "scanner converts it, though it vouches only for numbers below 1e198 (tests only)."},
+    {"_repr", repr_double, METH_O, "_repr(x) -> str: repr(x) for a finite float (tests only)."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {

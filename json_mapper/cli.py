@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 
 from . import __version__, hadoop
 from .inputs import InputError
@@ -32,13 +33,32 @@ STDOUT_FD = 1
 # In warn mode, this many bad records are described; the rest are only counted.
 MAX_MESSAGES = 10
 
-EXAMPLES = """\
-examples:
-  cat data/* | jsonfilter > selected.json
-  jsonfilter -t 1.5 -f index,total --stats data/*.json.gz
-  find data -type f | parallel 'jsonfilter < {}'
-  jsonfilter -j 0 --progress data/*.json > selected.json
-"""
+# The examples and exit statuses end --help and make the man page's sections
+# of those names (json_mapper/manpage.py), so the two never disagree.
+EXAMPLES = [
+    "cat data/* | jsonfilter > selected.json",
+    "jsonfilter -t 1.5 -f index,total --stats data/*.json.gz",
+    "jsonfilter -f index -f total data/*.json",
+    "find data -type f | parallel 'jsonfilter < {}'",
+    "jsonfilter -j 0 --progress data/*.json > selected.json",
+]
+EXIT_STATUSES = [
+    (EXIT_OK, "all went well (bad records under --on-error skip included)"),
+    (EXIT_BAD_RECORDS, "bad records were reported (--on-error warn)"),
+    (EXIT_TROUBLE, "trouble: a usage error, an unreadable input, a stop under --on-error fail, "
+                   "an output that cannot be written, or a -j worker process that died"),
+    (EXIT_INTERRUPTED, "interrupted by Ctrl-C (SIGINT)"),
+    (EXIT_PIPE_CLOSED, "the output pipe was closed early (SIGPIPE)"),
+    (EXIT_TERMINATED, "ended by SIGTERM"),
+]
+
+
+def _epilog():
+    examples = "".join(f"  {example}\n" for example in EXAMPLES)
+    statuses = "".join(textwrap.fill(meaning, 79, initial_indent=f"  {status:<5}",
+                                     subsequent_indent=" " * 7) + "\n"
+                       for status, meaning in EXIT_STATUSES)
+    return f"examples:\n{examples}\nexit statuses:\n{statuses}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,7 +105,7 @@ def build_parser():
         prog=PROG,
         description="Keep the JSON Lines records whose numeric fields add up to more "
         "than a threshold, and append the sum to each.",
-        epilog=EXAMPLES,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="*", metavar="FILE",
@@ -93,9 +113,10 @@ def build_parser():
                         "gzip, bzip2 and xz are read transparently")
     parser.add_argument("-t", "--threshold", type=_finite_number, default=THRESHOLD, metavar="NUM",
                         help=f"keep records whose sum is greater than NUM (default {THRESHOLD})")
-    parser.add_argument("-f", "--fields", type=_field_list, default=FIELDS, metavar="A,B,...",
+    # Repeated -f options add up; the default is applied in main, only when none is given.
+    parser.add_argument("-f", "--fields", type=_field_list, action="append", metavar="A,B,...",
                         help="fields to add up: each a path of keys, http.latency_ms, or a JSON "
-                        f"Pointer, /a.b/c (default {','.join(FIELDS)})")
+                        f"Pointer, /a.b/c; repeat to add more (default {','.join(FIELDS)})")
     parser.add_argument("-s", "--sum-field", type=_name, default=SUM_FIELD, metavar="NAME",
                         help=f"name of the field that receives the sum (default {SUM_FIELD})")
     parser.add_argument("--missing", choices=MISSING_MODES, default="bad",
@@ -113,7 +134,7 @@ def build_parser():
                         "once a run has lasted a second)")
     parser.add_argument("--stats", action="store_true",
                         help="print a summary on stderr at the end")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
 
@@ -161,7 +182,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        spec = Spec(threshold=args.threshold, fields=args.fields, sum_field=args.sum_field,
+        fields = sum(args.fields, ()) if args.fields else FIELDS
+        spec = Spec(threshold=args.threshold, fields=fields, sum_field=args.sum_field,
                     missing=args.missing)
     except ValueError as err:
         parser.error(str(err))

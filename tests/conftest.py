@@ -4,6 +4,9 @@
 (a `jsonfilter` shim on PATH), so stdout, stderr and the exit status can be
 asserted together. `require` finds an outside program: without it a test
 skips when run by hand, and fails under CI (CI=true), where .ci/run installs it.
+`JSONTESTSUITE_FILES` is the third-party JSONTestSuite corpus, read only from
+the folder JSONTESTSUITE_DIR names, by tests marked `jsontestsuite` (deselected
+unless asked for with `-m jsontestsuite`).
 """
 import importlib
 import os
@@ -16,6 +19,46 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 UNDER_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _jsontestsuite_files():
+    named = os.environ.get("JSONTESTSUITE_DIR")
+    if not named:
+        return []
+    # The corpus's test_parsing folder, or the corpus itself.
+    folder = Path(named)
+    if (folder / "test_parsing").is_dir():
+        folder = folder / "test_parsing"
+    return sorted(folder.glob("*.json"))
+
+
+JSONTESTSUITE_FILES = _jsontestsuite_files()
+
+
+def corpus_params(files):
+    """`files` to parametrize over; one placeholder when there are none, so the test runs and fails."""
+    return files or [None]
+
+
+def pytest_collection_modifyitems(config, items):
+    # A -m of one's own (-m "not load") replaces setup.cfg's -m "not jsontestsuite":
+    # the corpus tests still run only when the expression names them.
+    if "jsontestsuite" in (config.option.markexpr or ""):
+        return
+    corpus = [item for item in items if item.get_closest_marker("jsontestsuite")]
+    if corpus:
+        config.hook.pytest_deselected(items=corpus)
+        items[:] = [item for item in items if not item.get_closest_marker("jsontestsuite")]
+
+
+def pytest_runtest_call(item):
+    # Selected, the corpus tests fail without their corpus: never a silent skip.
+    if item.get_closest_marker("jsontestsuite") and not JSONTESTSUITE_FILES:
+        named = os.environ.get("JSONTESTSUITE_DIR")
+        pytest.fail("the jsontestsuite tests need JSONTESTSUITE_DIR set to the JSONTestSuite corpus "
+                    "(its test_parsing folder, or the folder holding it); "
+                    + (f"{named!r} holds no test_parsing/*.json files" if named else "it is not set"),
+                    pytrace=False)
 
 
 def require(program):

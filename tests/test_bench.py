@@ -1,36 +1,165 @@
 """The benchmark harness and the demo script, on tiny data, so that they cannot rot.
 
 Timings are not checked (the harness is not a timed test); what is checked is
-that every variant runs, that their outputs agree, and that the report and
-the chart are written.
+that every section and variant runs, that the harness sees when an output
+differs from the others, that a jsonfilter without field paths gives a row
+saying so rather than a failed run, and that the report, its targets and the
+chart are written.
 """
 import os
+import re
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, require, require_module
 
+from json_mapper import datagen
 
-def test_harness_runs_every_variant_and_they_agree(cli_env, tmp_path):
+BENCH = ROOT / "examples" / "bench.py"
+TINY = ["--runs", "1", "--startup-runs", "3", "--small-files", "6", "--small-lines", "500"]
+
+
+def run_bench(env, tmp_path, *args):
+    report, chart = tmp_path / "bench.md", tmp_path / "bench.png"
+    result = subprocess.run([sys.executable, str(BENCH), *args, "--report", str(report), "--chart", str(chart)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    return result, report.read_text() if report.exists() else ""
+
+
+def section(text, heading):
+    """The Markdown from `heading` to the next heading of any level."""
+    start = text.index(heading)
+    end = text.find("\n#", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def rows(markdown, key=0):
+    """{cell number `key`: cells} of the rows of the first table in `markdown`, after its header."""
+    found = {}
+    for line in markdown.split("\n|---", 1)[1].splitlines()[1:]:
+        if not line.startswith("| "):
+            break
+        # Pipes inside cells are escaped.
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        found[cells[key]] = cells
+    return found
+
+
+def jsonfilter_wrapper(tmp_path, env, body):
+    """A `jsonfilter` that runs `body` (bash) with $real the tree's jsonfilter."""
+    real = subprocess.run(["bash", "-c", "command -v jsonfilter"], capture_output=True, text=True,
+                          env=env).stdout.strip()
+    wrapper = tmp_path / "jsonfilter-wrapper"
+    wrapper.write_text(f'#!/bin/bash\nreal={real}\n{body}\nexec "$real" "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     require("jq")
     require("parallel")
     require_module("duckdb")
     require_module("matplotlib")
-    report, chart = tmp_path / "bench.md", tmp_path / "bench.png"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "bench.py"), "--lines", "2000", "--runs", "1",
-         "--sizes", "4000", "--stream-mb", "3", "--report", str(report), "--chart", str(chart)],
-        capture_output=True, text=True, env=cli_env, timeout=600)
+    files, lines = 4, 2000
+    result, text = run_bench(cli_env, tmp_path, "--files", str(files), "--lines", str(lines), "--sizes", "4000",
+                             "--stream-mb", "3", *TINY)
     assert result.returncode == 0, result.stderr
-    text = report.read_text()
-    assert "DIFFERENT" not in text and "skipped" not in text
-    # Every variant has a row with a check against the first one.
-    for name in ("blog mapper", "cat FILES \\| jsonfilter |", "jsonfilter -j 0 FILES", "jq -c -f map.jq",
-                 "parallel --pipe + jq", "parallel --pipepart + jsonfilter", "DuckDB read_ndjson"):
-        assert name in text
-    assert text.count("| same |") >= 15, text
-    assert "### Targets" in text and "start-up" in text
-    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert "DIFFERENT" not in text and "skipped: Python" not in text and "not installed" not in text
+    for heading in ("## The blog's data at four selectivities", "## `-j 2` against `-j 1`",
+                    "## Wide log-like records", "## Nested fields", "## Many small files", "## Start-up",
+                    "## Size series", "## Memory on a stream", "## Targets"):
+        assert heading in text
+
+    # The selectivity series: the brief's variants at every threshold, jq at 1.99 and 0 only,
+    # each output the same as the first one, whose count is the generator's.
+    core = ["cat FILES | jsonfilter", "jsonfilter FILES", "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0",
+            "DuckDB read_ndjson"]
+    for threshold, with_jq in (("1.99", True), ("1.5", False), ("1", False), ("0", True)):
+        table = rows(section(text, f"### Threshold {threshold} ("))
+        assert set(core) <= set(table), table.keys()
+        assert ("jq -c -f map.jq" in table) == with_jq
+        expected = sum(datagen.expected_selected(0, n, lines, float(threshold)) for n in range(files))
+        checks = [cells[-1] for cells in table.values()]
+        assert checks[0] == f"reference: {expected:,} records, as the generator predicts", checks
+        assert all(check.startswith("same") for check in checks[1:]), checks
+    assert f"reference: {files * lines:,} records" in section(text, "### Threshold 0 (")
+
+    for threshold in ("1.99", "0"):
+        table = rows(section(text, f"### Threshold {threshold}: "))
+        assert list(table) == ["jsonfilter -j 1 FILES", "jsonfilter -j 2 FILES"]
+        assert table["jsonfilter -j 1 FILES"][-1].endswith(" records, as the generator predicts")
+        assert table["jsonfilter -j 2 FILES"][-1] == "same bytes"  # -j keeps the bytes and their order
+
+    wide = rows(section(text, "## Wide log-like records"))
+    for name in ("jsonfilter FILES", "jsonfilter -j 0 FILES", "DuckDB read_ndjson", "jq -c -f map.jq"):
+        assert wide[name][-1].startswith("same"), wide[name]
+
+    nested = rows(section(text, "## Nested fields"))
+    top, by_path, duck = nested.values()
+    assert top[-1].startswith("reference: ") and duck[-1] == "same records (index, total, sum_val)"
+    # Until field paths land, the row says so; once they do, it must agree with the top-level one.
+    assert by_path[-1].startswith(("same ", "skipped: not supported by this jsonfilter")), by_path
+
+    small = [cells[-1] for cells in rows(section(text, "## Many small files")).values()]
+    assert len(small) == 3 and small[0].endswith("records, as the generator predicts")
+    assert all(check.startswith("same") for check in small[1:]), small
+
+    assert [cells[-1] for cells in rows(section(text, "## Size series")).values()] == ["same bytes"]
+    assert list(rows(section(text, "## Memory on a stream")).values())[1][-1] == "same count"
+
+    # Start-up: jq's output agrees with jsonfilter's, and the targets use these very figures.
+    start = rows(section(text, "## Start-up"))
+    ours = float(start["`echo '{\"index\": 1, \"total\": 1}' | jsonfilter`"][3])
+    jq = float(start["`echo '{\"index\": 1, \"total\": 1}' | jq -c -f map.jq`"][3])
+    bare = float(start["`python -c pass`"][3])
+    assert start["`echo '{\"index\": 1, \"total\": 1}' | jq -c -f map.jq`"][-1] == "same records"
+    targets = rows(section(text, "## Targets"), key=1)
+    assert len(targets) == 23, targets.keys()
+    for cells in targets.values():
+        assert cells[-1] in ("met", "not met") and re.fullmatch(r"\d+\.\d\dx", cells[3]), cells
+    for target, value in (("start-up no slower than jq's on the same input", ours / jq),
+                          ("start-up <= 2.2x `python -c pass`", ours / bare)):
+        assert abs(float(targets[target][3][:-1]) - value) < 0.02, (targets[target], value)
+    assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_harness_sees_an_output_that_differs_from_the_others(cli_env, tmp_path):
+    require_module("duckdb")
+    # Under -j 0, files give their records in reverse order (the same records), stdin loses its first one.
+    wrapper = jsonfilter_wrapper(tmp_path, cli_env, """
+if [[ " $* " == *" -j 0 "* ]]; then
+    if [[ "$*" == *.json* ]]; then "$real" "$@" | tac; else "$real" "$@" | tail -n +2; fi
+    exit
+fi""")
+    result, text = run_bench(cli_env, tmp_path, "--lines", "500", "--sections", "series", "--thresholds", "0",
+                             "--jsonfilter", wrapper,
+                             *TINY)
+    assert result.returncode == 1, result.stderr
+    assert "outputs differ: series at 0: cat FILES | jsonfilter -j 0\n" in result.stderr
+    table = rows(section(text, "### Threshold 0 ("))
+    assert table["jsonfilter FILES"][-1] == "same bytes"
+    assert table["jsonfilter -j 0 FILES"][-1] == "same records"
+    assert table["cat FILES | jsonfilter -j 0"][-1] == "DIFFERENT (1,999 records, reference 2,000)"
+
+
+@pytest.mark.parametrize("old, said", [
+    ('echo "usage: jsonfilter [-h]" >&2; echo "jsonfilter: error: argument -f: bad name" >&2; exit 2',
+     "jsonfilter: error: argument -f: bad name"),
+    ('for n in 1 2; do echo "jsonfilter: wide_0.json:$n: missing field \\"http.latency_ms\\"" >&2; done; exit 1',
+     'jsonfilter: wide_0.json:1: missing field "http.latency_ms"'),
+], ids=["usage-error", "missing-field"])
+def test_nested_row_of_a_jsonfilter_without_field_paths_says_so(cli_env, tmp_path, old, said):
+    require_module("duckdb")
+    wrapper = jsonfilter_wrapper(tmp_path, cli_env, f'if [[ "$*" == *http.latency_ms* ]]; then {old}; fi')
+    result, text = run_bench(cli_env, tmp_path, "--lines", "800", "--sections", "nested", "--jsonfilter", wrapper,
+                             *TINY)
+    assert result.returncode == 0, result.stderr
+    table = rows(section(text, "## Nested fields"))
+    assert table["jsonfilter -f http.latency_ms,db.ms FILES (nested)"][-1] == \
+        f"skipped: not supported by this jsonfilter: {said}"
+    assert table["jsonfilter -f latency_ms,db_ms FILES (top-level)"][-1].startswith("reference: ")
+    assert table["DuckDB read_ndjson, http.latency_ms + db.ms"][-1] == "same records (index, total, sum_val)"
 
 
 def test_harness_reports_missing_tools_as_skipped(cli_env, tmp_path):
@@ -42,16 +171,19 @@ def test_harness_reports_missing_tools_as_skipped(cli_env, tmp_path):
                                env=cli_env).stdout.strip()
         (folder / program).symlink_to(found)
     env = {**cli_env, "PATH": str(folder)}
-    report = tmp_path / "bench.md"
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "bench.py"), "--lines", "500", "--runs", "1", "--sizes", "",
-         "--stream-mb", "0", "--report", str(report), "--chart", str(tmp_path / "c.png")],
-        capture_output=True, text=True, env=env, timeout=600)
+    result, text = run_bench(env, tmp_path, "--lines", "500", "--sections", "series,small,startup",
+                             "--thresholds", "1.99", *TINY)
     assert result.returncode == 0, result.stderr
-    text = report.read_text()
-    assert "| jq -c -f map.jq | | | | | | skipped: jq not installed |" in text
+    assert "| jq -c -f map.jq | | | | | | | skipped: jq not installed |" in text
     assert "skipped: parallel not installed" in text
+    assert "| `echo '{\"index\": 1, \"total\": 1}' \\| jq -c -f map.jq` | | | | skipped: jq not installed |" in text
+    assert "start-up no slower than jq's on the same input | jq: not measured in this run | | — |" in text
     assert "DIFFERENT" not in text
+
+
+def test_harness_rejects_an_unknown_section(tmp_path):
+    result, _ = run_bench(os.environ, tmp_path, "--sections", "series,speed")
+    assert result.returncode == 2 and "unknown sections: speed" in result.stderr
 
 
 def test_demo_script_runs_every_variation(cli_env, tmp_path):

@@ -1,20 +1,22 @@
 """The engines, each run for real: GNU Parallel, Luigi (local scheduler and
-luigid), PySpark (local[2] and a standalone cluster on loopback), Luigi with
-PySpark, Luigi's Hadoop JobTask, and jsonfilter as a Hadoop Streaming mapper.
+luigid), PySpark (local[2] and a standalone cluster on loopback), jsonfilter
+under Spark's RDD.pipe and under mrjob's local runner, Luigi with PySpark,
+Luigi's Hadoop JobTask, and jsonfilter as a Hadoop Streaming mapper. The same
+on hosts of a real network: tests/test_hosts.py.
 
 Every output is checked against `jsonfilter` over the same data. The shell
-commands the README's "Scaling out" section shows are the templates in
-COMMANDS; test_readme_shows_the_commands_the_tests_run ties the two together.
+commands docs/scaling.md shows are the templates in
+COMMANDS; test_docs_show_the_commands_the_tests_run ties the two together.
 Every process a test starts (luigid, Spark's master and workers) is stopped by
 its PID when the test session ends, whatever happened.
 """
 import collections
+import contextlib
 import importlib.util
 import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,21 +29,27 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, require, require_module
+from markdown_pages import blocks, read, section
+from netns import stop
 
 EXAMPLES = ROOT / "examples"
 # Luigi warns on import about a default of its own that these tests do not use.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi")
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi"),
+              pytest.mark.filterwarnings("ignore:.pipes. is deprecated:DeprecationWarning")]
 
 TH = "1.5"  # keeps about one generated record in eight: outputs worth comparing
+SCALING = "docs/scaling.md"  # the page that shows these engines
 FILES = 4
 LINES = 10_000  # about 2.3 MB in all: several --pipe blocks of 1 MB
 
-# The shell commands the README shows, with {placeholders}; README_VALUES are
-# what the README shows in their place, the tests fill in their own.
+# The shell commands docs/scaling.md shows, with {placeholders}; DOC_VALUES are
+# what the page shows in their place, the tests fill in their own.
 COMMANDS = {
-    "parallel_per_file": "find data -type f | parallel 'jsonfilter -t 1.5 < {} > out/{/}'",
+    "parallel_per_file": "mkdir out\nfind data -type f | parallel 'jsonfilter -t 1.5 < {} > out/{/}'",
     "parallel_pipe": "cat data/* | parallel --pipe jsonfilter -t 1.5 > out.json",
     "parallel_pipe_ssh": "cat data/* | parallel --pipe -S {sshlogin} jsonfilter -t 1.5 > out.json",
+    "parallel_per_file_ssh": "mkdir out\n"
+                             "find data -type f | parallel -S {sshlogin} --workdir . 'jsonfilter -t 1.5 < {} > out/{/}'",
     "parallel_pipepart": "parallel --pipepart -a data/dat_0.json --block -1 -k jsonfilter -t 1.5 > out_0.json",
     "parallel_keep_order": "parallel -k jsonfilter -t 1.5 ::: data/* > out.json",
     "luigi_local": "luigi --module luigi_multiprocess LotsOTasks --local-scheduler --TestTask-threshold 1.5",
@@ -55,16 +63,19 @@ COMMANDS = {
     "spark_worker": '"$SPARK_HOME"/bin/spark-class org.apache.spark.deploy.worker.Worker'
                     " --cores 1 --memory 1g spark://{host}:{spark_port}",
     "spark_submit": "spark-submit --master spark://{host}:{spark_port} pyspark_mapper.py data out_data7 1.5",
+    "spark_submit_pipe": "spark-submit --master spark://{host}:{spark_port} spark_pipe.py data out_data9 1.5",
+    "spark_pipe_script": "python spark_pipe.py data out_data9 1.5",
+    "mrjob_local": "python mrjob_jsonfilter.py -r local data/*.json -o out_data10 --threshold 1.5",
     "streaming_mapper": "mapreduce_task_id=attempt_1_0001_m_000000_0"
                         " mapreduce_map_input_file=hdfs:///user/me/data/dat_0.json"
                         " jsonfilter -t 1.5 < data/dat_0.json > out_0.json",
 }
-README_VALUES = {
-    "sshlogin": ":", "host": "HOST", "luigi_port": "8082", "state": "/var/lib/luigi/state.pickle",
+DOC_VALUES = {
+    "sshlogin": "server1,server2", "host": "HOST", "luigi_port": "8082", "state": "/var/lib/luigi/state.pickle",
     "spark_port": "7077", "spark_submit": "/path/to/venv/bin/spark-submit",
 }
 
-# The luigi.cfg the tests use and the README shows. Luigi exits 0 even when a
+# The luigi.cfg the tests use and docs/scaling.md shows. Luigi exits 0 even when a
 # task fails unless [retcode] says otherwise. luigid ignores "this task is
 # pending again" for 10 s after it was done (a guard against running a task
 # twice); the tests delete an output and rerun at once.
@@ -116,8 +127,8 @@ def free_port():
 
 
 def sh(command, cwd, env, timeout=180):
-    """Run a shell command; fail the test with its stderr unless it exits 0."""
-    done = subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True, timeout=timeout)
+    """Run a shell command (stopping at the first failing line); fail the test with its stderr unless it exits 0."""
+    done = subprocess.run("set -e\n" + command, shell=True, cwd=cwd, env=env, capture_output=True, timeout=timeout)
     assert done.returncode == 0, f"{command}\nexit {done.returncode}\n{done.stderr.decode(errors='replace')}"
     return done
 
@@ -127,34 +138,6 @@ def start(command, log, env, cwd):
     with open(log, "wb") as out:
         return subprocess.Popen(command, shell=True, stdout=out, stderr=subprocess.STDOUT,
                                 env=env, cwd=cwd, start_new_session=True)
-
-
-def stop(proc):
-    """Stop a program started by `start`, and whatever it started, by its PID.
-
-    start_new_session made its PID its process group's ID, so the signal also
-    reaches what it started (the JVM behind a shell, a Spark worker's executors).
-    """
-    for sig, grace in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + grace
-        while group_alive(proc) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if not group_alive(proc):
-            break
-    proc.wait()
-
-
-def group_alive(proc):
-    proc.poll()  # reap the leader, or the group looks alive while it is a zombie
-    try:
-        os.killpg(proc.pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def wait_for(predicate, what, procs, timeout=120):
@@ -202,7 +185,6 @@ def data_dir(tmp_path_factory):
 def workdir(tmp_path, data_dir):
     """A fresh folder holding a copy of data/, as the examples expect."""
     shutil.copytree(data_dir, tmp_path / "data")
-    (tmp_path / "out").mkdir()
     return tmp_path
 
 
@@ -210,7 +192,7 @@ def workdir(tmp_path, data_dir):
 def engine_env(cli_env, shim_bin, tmp_path_factory):
     """cli_env, plus the examples importable, Luigi's return codes, Spark on loopback."""
     folder = tmp_path_factory.mktemp("luigi")
-    # `python` in the README's commands is this Python, whatever else is on PATH.
+    # `python` in the documented commands is this Python, whatever else is on PATH.
     (folder / "bin").mkdir()
     shim = folder / "bin" / "python"
     # A script, not a symlink: a venv's Python finds its venv by the path it was started as.
@@ -236,21 +218,20 @@ def expected(run_jsonfilter, paths, *options):
     return done.stdout
 
 
-# ---------------------------------------------------------------- README
+# ---------------------------------------------------------------- docs
 
-def test_readme_shows_the_commands_the_tests_run():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Scaling out"):]
+def test_docs_show_the_commands_the_tests_run():
+    page = read(SCALING)
     for name, template in COMMANDS.items():
-        command = fill(template, **README_VALUES)
-        assert command in section, f"{name}: {command!r} is not in the README's Scaling out section"
+        command = fill(template, **DOC_VALUES)
+        assert command in page, f"{name}: {command!r} is not in {SCALING}"
     for name, template in [("luigi.cfg", LUIGI_CFG), ("[spark]", SPARK_CFG)]:
-        assert fill(template, **README_VALUES) in section, f"{name} is not in the README's Scaling out section"
+        assert fill(template, **DOC_VALUES) in page, f"{name} is not in {SCALING}"
 
 
 def test_generated_data_ends_every_file_with_a_newline(data_dir):
     # Luigi's LocalJobRunner cuts the last character of every line; the
-    # README says our data never loses a character to it. Hold it to that.
+    # docs say our data never loses a character to it. Hold it to that.
     for path in sorted(data_dir.iterdir()):
         assert path.read_bytes().endswith(b"\n"), path
 
@@ -398,7 +379,7 @@ def test_luigi_hadoop_jobtask_with_local_runner(luigi_env, workdir, run_jsonfilt
 
 
 def test_luigi_hadoop_local_runner_cuts_an_unended_last_line(luigi_env, workdir):
-    # The LocalJobRunner pitfall the README warns about: without a final
+    # The LocalJobRunner pitfall docs/scaling.md warns about: without a final
     # newline, the last record loses its "}" and becomes a bad record.
     for path in (workdir / "data").iterdir():
         path.unlink()
@@ -406,6 +387,53 @@ def test_luigi_hadoop_local_runner_cuts_an_unended_last_line(luigi_env, workdir)
     done = sh(COMMANDS["luigi_hadoop"], workdir, luigi_env)
     assert (workdir / "out_data6" / "part-00000").read_bytes() == b'{"index": 1.2, "total": 0.9,"sum_val":2.1}\n'
     assert b"reporter:counter:jsonfilter,bad_records,1\n" in done.stderr
+
+
+def test_luigi_hadoop_jobtask_keeps_lines_whole_on_a_cluster(luigi_env):
+    # On a real cluster a map-only job splits each output line at its first
+    # tab and writes a line with none as `line TAB`; keyonlytext keeps it whole.
+    # (No cluster here: what the task hands hadoop jar is what can be checked.)
+    luigi_hadoop = example("luigi_hadoop")
+    jobconfs = luigi_hadoop.TestTaskMR(local=False).jobconfs()
+    assert "stream.map.output=keyonlytext" in jobconfs
+    assert "mapred.reduce.tasks=0" in jobconfs
+
+
+# ---------------------------------------------------------------- mrjob
+
+@pytest.fixture
+def mrjob_env(engine_env):
+    if sys.version_info >= (3, 13):
+        pytest.skip("mrjob 0.7.4 imports pipes, which Python 3.13 removed (the engines extra leaves it out)")
+    require_module("mrjob")
+    return engine_env
+
+
+def test_mrjob_local_runner_with_jsonfilter_as_mapper(mrjob_env, data_with_bad_records, tmp_path, monkeypatch,
+                                                      run_jsonfilter):
+    # mrjob's local runner runs mapper_cmd as Hadoop Streaming would: in
+    # tasks over splits of the inputs, with the task's variables set, and
+    # sums the reporter:counter: lines of every task into job counters.
+    monkeypatch.setenv("PATH", mrjob_env["PATH"])
+    monkeypatch.setenv("PYTHONPATH", mrjob_env["PYTHONPATH"])
+    job_class = example("mrjob_jsonfilter").MRJsonFilter
+    inputs = sorted(data_with_bad_records.iterdir())
+    job = job_class(["-r", "local", "--threshold", TH, "--no-conf", *map(str, inputs), "-o", str(tmp_path / "out")])
+    with job.make_runner() as runner:
+        runner.run()
+        counters = runner.counters()
+    everything = expected(run_jsonfilter, inputs, "--on-error", "skip")
+    assert lines_of((tmp_path / "out").glob("part-*")) == collections.Counter(everything.splitlines())
+    assert counters == [{"jsonfilter": {"records_in": FILES * LINES + 5,
+                                        "records_out": len(everything.splitlines()), "bad_records": 3}}]
+
+
+def test_mrjob_command_from_the_docs(mrjob_env, workdir, run_jsonfilter):
+    shutil.copy(EXAMPLES / "mrjob_jsonfilter.py", workdir)
+    done = sh(COMMANDS["mrjob_local"], workdir, mrjob_env)
+    everything = expected(run_jsonfilter, sorted((workdir / "data").iterdir()))
+    assert lines_of((workdir / "out_data10").glob("part-*")) == collections.Counter(everything.splitlines())
+    assert f"records_out={len(everything.splitlines())}" in done.stderr.decode()
 
 
 # ---------------------------------------------------------------- Hadoop Streaming mapper
@@ -496,7 +524,7 @@ def test_no_counters_outside_hadoop(run_jsonfilter):
     assert b"reporter:" not in done.stderr
 
 
-def test_streaming_mapper_command_from_readme(engine_env, workdir, run_jsonfilter):
+def test_streaming_mapper_command_from_the_docs(engine_env, workdir, run_jsonfilter):
     done = sh(COMMANDS["streaming_mapper"], workdir, engine_env)
     counters, messages = streaming_stderr(done.stderr)
     out = (workdir / "out_0.json").read_bytes()
@@ -530,14 +558,23 @@ def spark_context(engine_env):
         os.environ.update(saved)
 
 
-@pytest.fixture(scope="session")
-def pyspark_mapper():
+def example(name):
+    """Import examples/NAME.py."""
     sys.path.insert(0, str(EXAMPLES))
     try:
-        import pyspark_mapper
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(EXAMPLES))
-    return pyspark_mapper
+
+
+@pytest.fixture(scope="session")
+def pyspark_mapper():
+    return example("pyspark_mapper")
+
+
+@pytest.fixture(scope="session")
+def spark_pipe():
+    return example("spark_pipe")
 
 
 def spark_output(folder):
@@ -551,6 +588,44 @@ def test_pyspark_local(spark_context, pyspark_mapper, data_dir, tmp_path, run_js
     assert bad == 0
     everything = expected(run_jsonfilter, sorted(data_dir.iterdir()))
     assert spark_output(tmp_path / "out") == collections.Counter(everything.splitlines())
+
+
+def test_spark_pipe_local(spark_context, spark_pipe, data_with_bad_records, tmp_path, run_jsonfilter, monkeypatch,
+                          engine_env):
+    # RDD.pipe gives the command only the environment filter_lines passes: the PATH it reads here.
+    monkeypatch.setenv("PATH", engine_env["PATH"])
+    monkeypatch.setenv("PYTHONPATH", engine_env["PYTHONPATH"])
+    spark_pipe.filter_lines(spark_context, str(data_with_bad_records), str(tmp_path / "out"), float(TH))
+    everything = expected(run_jsonfilter, sorted(data_with_bad_records.iterdir()), "--on-error", "skip")
+    assert spark_output(tmp_path / "out") == collections.Counter(everything.splitlines())
+
+
+def test_spark_pipe_fails_the_job_when_jsonfilter_fails(spark_context, spark_pipe, data_dir, tmp_path, monkeypatch):
+    # checkCode=True: a command that exits non-zero fails its task, and so
+    # the job, instead of passing with whatever it wrote.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "jsonfilter").write_text("#!/bin/sh\ncat >/dev/null\necho 'jsonfilter: trouble' >&2\nexit 2\n")
+    (fake / "jsonfilter").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(Exception, match="PIPE_FUNCTION_EXITED"):
+        spark_pipe.filter_lines(spark_context, str(data_dir / "dat_0.json"), str(tmp_path / "out"), float(TH))
+
+
+def test_spark_pipe_as_a_plain_script(spark_env, workdir, run_jsonfilter):
+    # Not under spark-submit: the script picks local cores itself.
+    shutil.copy(EXAMPLES / "spark_pipe.py", workdir)
+    sh(COMMANDS["spark_pipe_script"], workdir, spark_env, timeout=300)
+    everything = expected(run_jsonfilter, sorted((workdir / "data").iterdir()))
+    assert spark_output(workdir / "out_data9") == collections.Counter(everything.splitlines())
+
+
+@pytest.fixture
+def spark_env(engine_env):
+    require_module("pyspark")
+    require("java")
+    # The script's own SparkContext, with no UI (no port to pick) and on loopback.
+    return dict(engine_env, PYSPARK_SUBMIT_ARGS="--conf spark.ui.enabled=false pyspark-shell")
 
 
 @pytest.fixture
@@ -570,11 +645,8 @@ def test_pyspark_skips_and_counts_bad_records(spark_context, pyspark_mapper, dat
     assert spark_output(tmp_path / "out") == collections.Counter(everything.splitlines())
 
 
-def test_readme_skipping_snippet(spark_context, data_with_bad_records, capsys, run_jsonfilter):
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Scaling out"):]
-    snippets = [block for block in re.findall(r"```python\n(.*?)```", section, re.DOTALL)
-                if "skip_bad_records" in block]
+def test_docs_skipping_snippet(spark_context, data_with_bad_records, capsys, run_jsonfilter):
+    snippets = [block for block in blocks(section(SCALING, "Spark"), "python") if "skip_bad_records" in block]
     assert len(snippets) == 1
     # Spark resolves relative paths against the JVM's folder, not Python's: make them absolute.
     code = snippets[0]
@@ -606,9 +678,10 @@ def test_skip_bad_records_without_spark():
     assert tally.value == 2
 
 
-@pytest.fixture
-def bare_python(tmp_path):
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory):
     """A Python with orjson and pyspark but not json_mapper, as on a fresh worker machine."""
+    tmp_path = tmp_path_factory.mktemp("bare-python")
     folder = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     deps = tmp_path / "bare-deps"
@@ -624,45 +697,125 @@ def bare_python(tmp_path):
     return python
 
 
-@pytest.fixture
-def spark_cluster(engine_env, tmp_path):
-    """A standalone master and two workers on loopback, from the pip package; stopped by PID."""
-    require_module("pyspark")
-    require("java")
-    env = dict(engine_env)
+@contextlib.contextmanager
+def spark_cluster_on(folder, env, address, launch):
+    """A standalone master on host "master" and a worker on "worker1" and "worker2"; stopped by PID.
+
+    launch(host, command, log, env) starts a shell command on a host and
+    returns its Popen; address(host) is the host's address. Yields the
+    master's port, its web UI's port and the workers' work folders.
+    """
+    env = dict(env)
     env.pop("SPARK_HOME", None)
     # Nothing from this source tree: executors must get json_mapper from the job.
     env.pop("PYTHONPATH", None)
-    env["SPARK_WORKER_DIR"] = str(tmp_path / "work")
-    env["SPARK_LOG_DIR"] = str(tmp_path / "logs")
-    port = free_port()
+    env["SPARK_LOG_DIR"] = str(folder / "logs")
+    port, ui_port = free_port(), free_port()
     home = COMMANDS["spark_home"] + " && "
-    master = home + fill(COMMANDS["spark_master"], host="127.0.0.1", spark_port=port) + f" --webui-port {free_port()}"
+    master = address("master")
     procs = []
+    work_dirs = []
     try:
-        log = tmp_path / "master.log"
-        procs.append((start(master, log, env, tmp_path), log))
-        for n in (1, 2):
-            worker = home + fill(COMMANDS["spark_worker"], host="127.0.0.1", spark_port=port) + \
-                f" --host 127.0.0.1 --webui-port {free_port()} --work-dir {tmp_path / 'work'}"
-            wlog = tmp_path / f"worker{n}.log"
-            procs.append((start(worker, wlog, env, tmp_path), wlog))
+        log = folder / "master.log"
+        command = home + fill(COMMANDS["spark_master"], host=master, spark_port=port) + f" --webui-port {ui_port}"
+        procs.append((launch("master", command, log, dict(env, SPARK_LOCAL_IP=master)), log))
+        for host in ("worker1", "worker2"):
+            work = folder / host
+            work_dirs.append(work)
+            command = home + fill(COMMANDS["spark_worker"], host=master, spark_port=port) + \
+                f" --host {address(host)} --webui-port {free_port()} --work-dir {work}"
+            wlog = folder / f"{host}.log"
+            procs.append((launch(host, command, wlog, dict(env, SPARK_LOCAL_IP=address(host))), wlog))
         wait_for(lambda: log.read_text().count("Registering worker") >= 2, "Spark standalone cluster", procs)
-        yield port, env
+        yield port, ui_port, work_dirs
     finally:
         for proc, _ in procs:
             stop(proc)
 
 
-def test_pyspark_on_a_standalone_cluster(spark_cluster, bare_python, workdir, run_jsonfilter):
-    port, env = spark_cluster
-    env = dict(env, PYSPARK_PYTHON=str(bare_python))  # executors must get json_mapper from the job
+FINISHED_TASK = re.compile(r"Executor: Finished task \S+ in stage")
+
+
+def check_ran_on_cluster(status, apps_before, app_name, work_dirs, output):
+    """Prove a job ran on the standalone cluster, not in a local[*] of its own.
+
+    `status` is the master's /json/ page after the job, `apps_before` the IDs
+    of the applications it knew before. The master must list exactly one new
+    application, `app_name`, as finished; each worker's work folder must hold
+    an executor of it; and the executors' logs must show as many finished
+    tasks as the job wrote output parts (one task for each). A job run in
+    local mode meets none of these.
+    """
+    new = [app for app in status["completedapps"] + status["activeapps"] if app["id"] not in apps_before]
+    assert [(app["name"], app["state"]) for app in new] == [(app_name, "FINISHED")], \
+        f"the master lists no finished {app_name} application: {json.dumps(status)[:2000]}"
+    app_id = new[0]["id"]
+    finished = 0
+    for work in work_dirs:
+        executors = sorted((work / app_id).glob("*/stderr"))
+        assert executors, f"no executor of {app_id} in the work folder {work}"
+        finished += sum(len(FINISHED_TASK.findall(log.read_text())) for log in executors)
+    assert finished == len(list(Path(output).glob("part-*"))), "tasks did not all run on the executors"
+
+
+def apps_of(status):
+    return {app["id"] for app in status["completedapps"] + status["activeapps"]}
+
+
+def master_status(ui_port, host="127.0.0.1"):
+    with urllib.request.urlopen(f"http://{host}:{ui_port}/json/", timeout=10) as resp:
+        return json.load(resp)
+
+
+@pytest.fixture(scope="module")
+def spark_cluster(engine_env, tmp_path_factory):
+    """A standalone master and two workers on loopback, from the pip package; stopped by PID."""
+    require_module("pyspark")
+    require("java")
+    folder = tmp_path_factory.mktemp("spark-cluster")
+
+    def launch(host, command, log, env):
+        return start(command, log, env, folder)
+
+    with spark_cluster_on(folder, engine_env, lambda host: "127.0.0.1", launch) as cluster:
+        yield cluster
+
+
+def submit_env(env, bare_python):
+    """spark-submit's environment: executors get a Python without json_mapper, as on a fresh worker."""
+    env = dict(env, PYSPARK_PYTHON=str(bare_python))
+    env.pop("SPARK_HOME", None)
+    return env
+
+
+def spark_submit_command(name, host, port):
+    """A spark-submit command of docs/scaling.md, with no UI (no port to pick) as the tests run it."""
+    command = fill(COMMANDS[name], host=host, spark_port=port)
+    return command.replace("spark-submit", f"{tool('spark-submit')} --conf spark.ui.enabled=false", 1)
+
+
+def test_pyspark_on_a_standalone_cluster(spark_cluster, bare_python, workdir, run_jsonfilter, engine_env):
+    port, ui_port, work_dirs = spark_cluster
+    env = submit_env(engine_env, bare_python)
+    env.pop("PYTHONPATH")  # the driver too: json_mapper comes from the installed package
     shutil.copy(EXAMPLES / "pyspark_mapper.py", workdir)
-    command = fill(COMMANDS["spark_submit"], host="127.0.0.1", spark_port=port)
-    command = command.replace("spark-submit", f"{tool('spark-submit')} --conf spark.ui.enabled=false", 1)
-    sh(command, workdir, env, timeout=300)
+    before = apps_of(master_status(ui_port))
+    sh(spark_submit_command("spark_submit", "127.0.0.1", port), workdir, env, timeout=300)
     everything = expected(run_jsonfilter, sorted((workdir / "data").iterdir()))
     assert spark_output(workdir / "out_data7") == collections.Counter(everything.splitlines())
+    check_ran_on_cluster(master_status(ui_port), before, "jsonfilter", work_dirs, workdir / "out_data7")
+
+
+def test_spark_pipe_on_a_standalone_cluster(spark_cluster, bare_python, workdir, run_jsonfilter, engine_env):
+    port, ui_port, work_dirs = spark_cluster
+    # The driver's PATH and PYTHONPATH reach jsonfilter on the executors through RDD.pipe's env.
+    env = submit_env(engine_env, bare_python)
+    shutil.copy(EXAMPLES / "spark_pipe.py", workdir)
+    before = apps_of(master_status(ui_port))
+    sh(spark_submit_command("spark_submit_pipe", "127.0.0.1", port), workdir, env, timeout=300)
+    everything = expected(run_jsonfilter, sorted((workdir / "data").iterdir()))
+    assert spark_output(workdir / "out_data9") == collections.Counter(everything.splitlines())
+    check_ran_on_cluster(master_status(ui_port), before, "jsonfilter-pipe", work_dirs, workdir / "out_data9")
 
 
 def test_luigi_pyspark_through_spark_submit(luigi_env, workdir, tmp_path, run_jsonfilter):

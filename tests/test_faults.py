@@ -18,12 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from json_mapper import BadRecord, InputError, Spec, filter_chunk, filter_stream
 from json_mapper.datagen import file_lines
+from markdown_pages import section
 
 # A threshold that selects about half of the generated records.
 HALF = "1.0"
@@ -498,17 +498,16 @@ def test_bug_disk_full_left_half_a_record_in_the_file(cli_env, tmp_path, redirec
     assert room - len(out) < len(full.split(b"\n", 1)[0]) + 100
 
 
-# ------------------------------------------------------------------ the README
+# ------------------------------------------------------------------ the docs
 
 def reliability_examples():
-    """(script, expected output) pairs: each ```sh block of README.md's
-    Reliability section with the ```text block that follows it."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = re.split(r"(?m)^## Reliability\n", readme, maxsplit=1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```sh\n(.*?)```\n.*?```text\n(.*?)```", section, re.DOTALL)
+    """(script, expected output) pairs: each ```sh block of docs/reliability.md
+    with the ```text block that follows it."""
+    page = section("docs/reliability.md", "Reliability")
+    return re.findall(r"```sh\n(.*?)```\n.*?```text\n(.*?)```", page, re.DOTALL)
 
 
-def test_readme_reliability_examples(cli_env, tmp_path):
+def test_docs_reliability_examples(cli_env, tmp_path):
     examples = reliability_examples()
     assert examples
     for script, expected in examples:

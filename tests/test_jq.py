@@ -5,7 +5,7 @@ import subprocess
 from conftest import ROOT, require
 from json_mapper import datagen
 
-# Records on which jq and jsonfilter agree; what differs is documented in README.md.
+# Records on which jq and jsonfilter agree; what differs is documented in docs/contract.md.
 CRAFTED = b"".join([
     b'{"index":1,"total":1}\n',
     b'{"index":0.995,"total":0.995}\n',

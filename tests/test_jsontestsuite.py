@@ -4,38 +4,24 @@ Each one-line value is embedded as an extra field of a record that is
 selected: y_ values must pass through byte for byte, n_ values must make the
 record a bad record, i_ values may go either way but never crash. Every file
 is also fed as input on its own.
+
+The corpus is third-party data kept out of the repository: these tests read it
+from the folder JSONTESTSUITE_DIR names and run only when selected, with
+`python -m pytest -m jsontestsuite` (as .ci/run does). The project's own table
+of the same kinds of values, run always, is tests/test_json_edge_cases.py.
 """
 import re
 
 import pytest
 
-from conftest import ROOT, UNDER_CI
+from conftest import JSONTESTSUITE_FILES as FILES
+from conftest import corpus_params
 from json_mapper import BadRecord, filter_chunk, filter_record
 
-
-def _corpus():
-    # The corpus sits in a `shared/` folder beside the clone (or further up).
-    for folder in ROOT.parents:
-        candidate = folder / "shared" / "jsontestsuite" / "test_parsing"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-CORPUS = _corpus()
-FILES = sorted(CORPUS.glob("*.json")) if CORPUS else []
+pytestmark = pytest.mark.jsontestsuite
 
 PREFIX = b'{"index": 1, "total": 1, "x": '
 SUM = b',"sum_val":2.0}'
-
-
-@pytest.fixture(autouse=True, scope="module")
-def corpus_present():
-    if not FILES:
-        message = "the JSONTestSuite corpus (shared/jsontestsuite/test_parsing beside the clone) is missing"
-        if UNDER_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def one_line_value(path):
@@ -52,9 +38,10 @@ def values(kind):
 
 
 def params(kind):
-    # Collected even when the corpus is missing, so that the fixture can say so.
-    return pytest.mark.parametrize("name,value", values(kind) or [("none", b"")],
-                                   ids=[name for name, _ in values(kind)] or ["none"])
+    # Collected even when the corpus is missing, so that the test can say so.
+    found = values(kind)
+    return pytest.mark.parametrize("name,value", found or [("none", b"")],
+                                   ids=[name for name, _ in found] or ["none"])
 
 
 def embedded(value):
@@ -90,7 +77,7 @@ def test_implementation_defined_value_never_crashes(name, value):
         assert out == passed_through(value)
 
 
-@pytest.mark.parametrize("path", FILES or [None], ids=[p.name for p in FILES] or ["none"])
+@pytest.mark.parametrize("path", corpus_params(FILES), ids=[p.name for p in FILES] or ["none"])
 def test_each_file_as_input_never_crashes(path):
     data = path.read_bytes()
     result = filter_chunk(data)
@@ -141,50 +128,3 @@ def test_command_takes_every_file_as_input(run_jsonfilter):
     assert len(messages) == 11
     total = re.fullmatch(r"jsonfilter: (\d+) bad records in all \((\d+) not shown\)", messages[-1])
     assert total and int(total.group(1)) >= len(FILES) - 2  # only the whitespace-only files are blank
-
-
-# ------------------------------------------------------------ deep and long
-
-DEPTH = 100_000
-
-
-@pytest.mark.parametrize("line", [
-    b"[" * DEPTH,
-    b"[" * DEPTH + b"]" * DEPTH,
-    b'{"a":' * DEPTH + b"1" + b"}" * DEPTH,
-    PREFIX + b"[" * DEPTH + b"]" * DEPTH + b"}",
-    PREFIX + b'{"a":' * DEPTH + b"1" + b"}" * DEPTH + b"}",
-], ids=["open_arrays", "closed_arrays", "objects", "arrays_in_record", "objects_in_record"])
-def test_deep_nesting_is_a_bad_record(run_jsonfilter, line):
-    good = b'{"index": 2, "total": 0}'
-    result = run_jsonfilter(stdin=good + b"\n" + line + b"\n" + good + b"\n")
-    assert result.returncode == 1
-    assert result.stdout == (good[:-1] + SUM + b"\n") * 2
-    assert re.fullmatch(rb"jsonfilter: <stdin>:2: [^\n]+\n", result.stderr)
-
-
-LONG = 16 * 1024 * 1024
-
-
-@pytest.mark.parametrize("value", [
-    b'"' + b"a" * LONG + b'"',
-    b'"' + b"\\u00e9\\n\\\"" * (LONG // 10) + b'"',
-    b'"' + "\u00e9\U0001f600".encode() * (LONG // 6) + b'"',
-], ids=["ascii", "escapes", "utf8"])
-def test_very_long_string_passes_through(run_jsonfilter, tmp_path, value):
-    (tmp_path / "long.json").write_bytes(embedded(value) + b"\n")
-    result = run_jsonfilter("long.json")
-    assert (result.returncode, result.stderr) == (0, b"")
-    assert result.stdout == passed_through(value) + b"\n"
-
-
-@pytest.mark.parametrize("line", [
-    PREFIX + b'"' + b"a" * LONG,
-    PREFIX + b'"' + b"a" * LONG + b"\x01" + b'"}',
-    PREFIX + b'"' + b"a" * LONG + b"\xff" + b'"}',
-], ids=["unterminated", "control_character", "invalid_utf8"])
-def test_very_long_bad_string_is_a_bad_record(run_jsonfilter, tmp_path, line):
-    (tmp_path / "long.json").write_bytes(line + b"\n")
-    result = run_jsonfilter("long.json")
-    assert (result.returncode, result.stdout) == (1, b"")
-    assert re.fullmatch(rb"jsonfilter: long.json:1: [^\n]{1,200}\n", result.stderr)

@@ -1,4 +1,5 @@
-"""README.md is part of the contract: its examples run, and its two commands work."""
+"""README.md and the pages under docs/ are part of the contract: their examples run, their links
+resolve, and the README's two commands work."""
 import re
 import shutil
 import subprocess
@@ -9,20 +10,10 @@ import pytest
 
 from conftest import ROOT, copy_tracked_tree, require
 from json_mapper import datagen
+from markdown_pages import FENCE, blocks, links, pages, read, section
 
-README = (ROOT / "README.md").read_text()
-FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
-
-
-def section(title):
-    """The text of the `## title` section."""
-    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", README, re.S | re.M)
-    assert match, f"README.md has no section {title!r}"
-    return match.group(1)
-
-
-def blocks(text, kind):
-    return [body for lang, body in FENCE.findall(text) if lang == kind]
+README = read("README.md")
+README_LIMIT = 12_000
 
 
 def top_commands():
@@ -41,22 +32,42 @@ def test_ci_runs_the_readmes_test_command():
     assert top_commands()[1] in ci
 
 
+def test_the_readme_is_a_front_page():
+    assert len(README) <= README_LIMIT, f"README.md has {len(README)} characters, more than {README_LIMIT}"
+
+
+@pytest.mark.parametrize("page", pages())
+def test_every_relative_link_resolves(page):
+    for target in links(page):
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            continue  # a web address, or a place on the same page
+        path = (ROOT / page).parent / target.partition("#")[0]
+        assert path.resolve().is_relative_to(ROOT) and path.exists(), f"{page}: {target} does not resolve"
+
+
+def test_the_readme_links_every_docs_page():
+    linked = {str(((ROOT / "README.md").parent / t.partition("#")[0]).resolve().relative_to(ROOT))
+              for t in links("README.md") if not re.match(r"[a-z]+:", t)}
+    assert set(pages()[1:]) <= linked
+
+
 def console_examples():
-    """(command, expected output) for every `$ ` line of every console block."""
-    for body in blocks(README, "console"):
-        for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
-            command, _, output = chunk.partition("\n")
-            if command != "echo $?":  # checked with the command before it
-                yield command, output
+    """(page, command, expected output) for every `$ ` line of every console block of every page."""
+    for page in pages():
+        for body in blocks(read(page), "console"):
+            for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
+                command, _, output = chunk.partition("\n")
+                if command != "echo $?":  # checked with the command before it
+                    yield page, command, output
 
 
-@pytest.mark.parametrize("command, output", list(console_examples()))
-def test_console_examples_print_what_the_readme_shows(command, output, cli_env):
+@pytest.mark.parametrize("page, command, output", list(console_examples()))
+def test_console_examples_print_what_the_docs_show(page, command, output, cli_env):
     result = subprocess.run(["bash", "-c", f'{command}\necho "status $?" >&2'], cwd=ROOT, env=cli_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     shown = result.stdout + result.stderr.rpartition(b"status ")[0]
     assert shown.decode() == output
-    follow = re.search(re.escape(f"$ {command}\n{output}") + r"\$ echo \$\?\n(\d+)\n", README)
+    follow = re.search(re.escape(f"$ {command}\n{output}") + r"\$ echo \$\?\n(\d+)\n", read(page))
     status = int(result.stderr.rpartition(b"status ")[2])
     assert status == (int(follow.group(1)) if follow else 0)
 
@@ -77,7 +88,7 @@ def run_shell_block(body, cwd, env):
 def test_the_shell_tools_example(workdir, cli_env):
     require("parallel")
     (workdir / "out").mkdir()
-    body, = blocks(section("What it does"), "sh")
+    body, = blocks(section("README.md", "What it does"), "sh")
     result = run_shell_block(body, workdir, cli_env)
     assert result.returncode == 0, result.stderr
     data = b"".join((workdir / "data" / f"dat_{n}.json").read_bytes() for n in range(2))
@@ -91,17 +102,17 @@ def test_the_shell_tools_example(workdir, cli_env):
 def test_the_datagen_and_jq_examples(tmp_path, cli_env):
     require("jq")
     shutil.copy(ROOT / "map.jq", tmp_path)
-    body, = blocks(section("The blog's data, built in"), "sh")
+    body, = blocks(section("docs/contract.md", "The blog's data, built in"), "sh")
     assert run_shell_block(body, tmp_path, cli_env).returncode == 0
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [f"dat_{n}.json" for n in range(4)]
     assert (tmp_path / "data" / "dat_3.json").read_text().count("\n") == 1_000_000
-    body, = blocks(section("map.jq"), "sh")
+    body, = blocks(section("docs/contract.md", "map.jq"), "sh")
     jq = run_shell_block(body, tmp_path, cli_env)
     assert jq.returncode == 0 and jq.stdout.count(b"\n") > 100
 
 
 def test_the_python_api_example(workdir, cli_env):
-    code, = blocks(section("Python API"), "python")
+    code, = blocks(section("docs/contract.md", "Python API"), "python")
     result = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=cli_env,
                             capture_output=True, timeout=60)
     expected = subprocess.run(["jsonfilter", "data/dat_0.json"], cwd=workdir, env=cli_env,

@@ -1,6 +1,6 @@
-"""The shell examples of README.md's "Speed" section, run on small data.
+"""The shell examples of docs/speed.md, run on small data.
 
-Every line of the section's ```sh blocks runs here, in a scratch folder, with
+Every line of the page's ```sh blocks runs here, in a scratch folder, with
 the data sizes scaled down (and the benchmark's report sent to the scratch
 folder) so that the test takes seconds.
 """
@@ -9,7 +9,9 @@ import subprocess
 import sys
 
 from conftest import ROOT, require, require_module
+from markdown_pages import blocks, section
 
+PAGE = "docs/speed.md"
 SCALED = {
     "--lines 1000000": "--lines 3000",
     "parallel_demo.sh 1000000": "parallel_demo.sh 3000",
@@ -20,10 +22,7 @@ SCALED = {
 
 
 def speed_section():
-    text = (ROOT / "README.md").read_text()
-    start = text.index("\n## Speed")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end != -1 else None]
+    return section(PAGE, "Speed")
 
 
 def test_speed_section_examples_run(cli_env, tmp_path):
@@ -31,11 +30,11 @@ def test_speed_section_examples_run(cli_env, tmp_path):
     require("parallel")
     require_module("duckdb")
     require_module("matplotlib")
-    blocks = re.findall(r"```sh\n(.*?)```", speed_section(), re.S)
-    assert blocks
+    shell = blocks(speed_section(), "sh")
+    assert shell
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     (tmp_path / "map.jq").symlink_to(ROOT / "map.jq")
-    for block in blocks:
+    for block in shell:
         for line in block.splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
@@ -50,7 +49,7 @@ def test_speed_section_examples_run(cli_env, tmp_path):
 
 
 def test_speed_section_shows_the_committed_chart():
-    section = speed_section()
-    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", section):
-        assert (ROOT / image).read_bytes().startswith(b"\x89PNG")
-    assert "![" in section
+    text = speed_section()
+    for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert (ROOT / PAGE).parent.joinpath(image).read_bytes().startswith(b"\x89PNG")
+    assert "![" in text

@@ -1,0 +1,314 @@
+/*
+ * Exact number conversions for the native scanner: a JSON number's digits to
+ * the double Python's float() gives, and a double to the text repr() writes.
+ *
+ * Both must be exact, not close: the scanner writes the sum itself, and its
+ * output must be byte for byte what filter_record writes.
+ * - Decimal to double: Clinger's fast path where the significand and the
+ *   power of ten are both exact doubles; else the Eisel-Lemire algorithm (as
+ *   in fast_float); else, for the rare cases it cannot settle (more than 19
+ *   significant digits, an exponent out of its table), PyOS_string_to_double,
+ *   which is CPython's own correctly rounded strtod.
+ * - Double to text: the Schubfach algorithm (R. Giulietti, "The Schubfach way
+ *   to render doubles", after A. Bolz's C++ version) gives the shortest digits
+ *   that read back as the same double, the closest of them to it; they are
+ *   laid out as repr() lays them out.
+ * The 128-bit powers come from tools/gen_pow10.py (json_mapper/_pow10.h).
+ */
+#ifndef JSONFILTER_NUMBERS_H
+#define JSONFILTER_NUMBERS_H
+
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "_pow10.h"
+
+typedef unsigned __int128 u128;
+
+static const double exact_pow10[] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static double double_of_bits(uint64_t bits)
+{
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+static uint64_t bits_of_double(double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    return bits;
+}
+
+/* w * 10^q (w > 0) as a double's bits without the sign, by Eisel-Lemire;
+ * 0 with *ok = 0 when it cannot tell. */
+static uint64_t eisel_lemire(uint64_t w, int q, int *ok)
+{
+    *ok = 1;
+    if (q < PARSE_MIN)
+        return 0;               /* below half the smallest subnormal */
+    if (q > PARSE_MAX)
+        return 0x7FF0000000000000ULL;
+    int lz = __builtin_clzll(w);
+    w <<= lz;
+    const uint64_t *pow5 = PARSE_POW5[q - PARSE_MIN];
+    u128 first = (u128)w * pow5[0];
+    uint64_t upper = (uint64_t)(first >> 64), lower = (uint64_t)first;
+    if ((upper & 0x1FF) == 0x1FF) {
+        /* The low bits may carry into the ones kept: add the next 64 bits of the power. */
+        u128 second = (u128)w * pow5[1];
+        uint64_t high = (uint64_t)(second >> 64);
+        lower += high;
+        if (high > lower)
+            upper++;
+    }
+    if (lower == UINT64_MAX && (q < -27 || q > 55)) {
+        *ok = 0;                /* too close to call with 128 bits */
+        return 0;
+    }
+    int upperbit = (int)(upper >> 63);
+    uint64_t mantissa = upper >> (upperbit + 9);
+    /* floor(log2(10^q)) + 63, then the exponent's bias. */
+    int power2 = (int)((((152170 + 65536) * q) >> 16) + 63) + upperbit - lz + 1023;
+    if (power2 <= 0) {          /* subnormal */
+        if (-power2 + 1 >= 64)
+            return 0;
+        mantissa >>= -power2 + 1;
+        mantissa += mantissa & 1;
+        mantissa >>= 1;
+        power2 = mantissa < (1ULL << 52) ? 0 : 1;
+        return ((uint64_t)power2 << 52) | (mantissa & ((1ULL << 52) - 1));
+    }
+    /* A product that looks exactly halfway may be an exact halfway point:
+     * round it to even. */
+    if (lower <= 1 && q >= -4 && q <= 23 && (mantissa & 3) == 1 &&
+        (mantissa << (upperbit + 9)) == upper)
+        mantissa &= ~1ULL;
+    mantissa += mantissa & 1;
+    mantissa >>= 1;
+    if (mantissa >= (2ULL << 52)) {
+        mantissa = 1ULL << 52;
+        power2++;
+    }
+    if (power2 >= 0x7FF)
+        return 0x7FF0000000000000ULL;
+    return ((uint64_t)power2 << 52) | (mantissa & ((1ULL << 52) - 1));
+}
+
+/* The double of the JSON number text [start, end), read by CPython's strtod;
+ * *ok = 0 with a Python exception set on failure. */
+static double slow_decimal(const unsigned char *start, const unsigned char *end, int *ok)
+{
+    char small[128];
+    size_t n = (size_t)(end - start);
+    char *text = n < sizeof(small) ? small : PyMem_Malloc(n + 1);
+    if (text == NULL) {
+        PyErr_NoMemory();
+        *ok = 0;
+        return 0.0;
+    }
+    memcpy(text, start, n);
+    text[n] = '\0';
+    double d = PyOS_string_to_double(text, NULL, NULL);
+    if (text != small)
+        PyMem_Free(text);
+    *ok = !(d == -1.0 && PyErr_Occurred());
+    return d;
+}
+
+/* A parsed JSON number: its first digits, scaled by a power of ten. */
+typedef struct {
+    const unsigned char *start, *end;  /* its text */
+    uint64_t digits;    /* the significant digits read (at most 19) */
+    int exponent;       /* value = digits * 10^exponent, when not truncated */
+    int negative;
+    int truncated;      /* nonzero digits were left out of `digits` */
+    int integer;        /* no fraction and no exponent: orjson reads an int */
+} Number;
+
+/* The double Python's float() gives for the value orjson reads from `n`;
+ * *ok = 0 with a Python exception set on failure. */
+static double number_value(const Number *n, int *ok)
+{
+    *ok = 1;
+    if (n->digits == 0 && !n->truncated)
+        /* orjson reads -0 as the int 0, and float(0) is 0.0; -0.0 stays -0.0. */
+        return n->negative && !n->integer ? -0.0 : 0.0;
+    if (!n->truncated) {
+        uint64_t w = n->digits;
+        int q = n->exponent;
+        double d;
+        if (w <= (1ULL << 53) && q >= -22 && q <= 22) {
+            /* Clinger: both exact, so one correctly rounded operation. */
+            d = q >= 0 ? (double)w * exact_pow10[q] : (double)w / exact_pow10[-q];
+            return n->negative ? -d : d;
+        }
+        int settled;
+        uint64_t bits = eisel_lemire(w, q, &settled);
+        if (settled) {
+            d = double_of_bits(bits);
+            return n->negative ? -d : d;
+        }
+    }
+    return slow_decimal(n->start, n->end, ok);
+}
+
+/* ---- Double to shortest text (Schubfach) ---- */
+
+static uint64_t round_to_odd(const uint64_t g[2], uint64_t cp)
+{
+    u128 x = (u128)g[1] * cp;
+    u128 y = (u128)g[0] * cp + (x >> 64);
+    uint64_t y0 = (uint64_t)y, y1 = (uint64_t)(y >> 64);
+    return y1 | (y0 > 1);
+}
+
+static int floor_div_pow2(int x, int n)
+{
+    return x >> n;  /* arithmetic shift: floor division for negative x too */
+}
+
+/* The shortest decimal digits * 10^*exp10 that reads back as the finite,
+ * nonzero double of `bits` (sign bit clear). */
+static uint64_t shortest_digits(uint64_t bits, int *exp10)
+{
+    uint64_t fraction = bits & ((1ULL << 52) - 1);
+    int biased = (int)(bits >> 52);
+    uint64_t c;
+    int q;
+    if (biased != 0) {
+        c = (1ULL << 52) | fraction;
+        q = biased - 1075;
+        if (q <= 0 && q >= -52 && (c & ((1ULL << -q) - 1)) == 0) {
+            *exp10 = 0;  /* an integer below 2^53: its own digits are shortest */
+            return c >> -q;
+        }
+    } else {
+        c = fraction;
+        q = 1 - 1075;
+    }
+    int even = (c & 1) == 0;
+    int lower_closer = fraction == 0 && biased > 1;
+    uint64_t cbl = 4 * c - 2 + (uint64_t)lower_closer, cb = 4 * c, cbr = 4 * c + 2;
+    /* floor(log10(2^q)), or floor(log10(3/4 * 2^q)) when the lower neighbour is closer */
+    int k = floor_div_pow2(q * 1262611 - (lower_closer ? 524031 : 0), 22);
+    /* q + floor(log2(10^-k)) + 1, in [1, 4] */
+    int h = q + floor_div_pow2(-k * 1741647, 19) + 1;
+    const uint64_t *g = SHORTEST_POW10[-k - SHORTEST_MIN];
+    uint64_t vbl = round_to_odd(g, cbl << h);
+    uint64_t vb = round_to_odd(g, cb << h);
+    uint64_t vbr = round_to_odd(g, cbr << h);
+    uint64_t lower = vbl + !even, upper = vbr - !even;
+    uint64_t s = vb / 4;
+    if (s >= 10) {
+        uint64_t sp = s / 10;
+        int up_inside = lower <= 40 * sp;
+        int wp_inside = 40 * sp + 40 <= upper;
+        if (up_inside != wp_inside) {
+            *exp10 = k + 1;
+            return sp + (uint64_t)wp_inside;
+        }
+    }
+    int u_inside = lower <= 4 * s;
+    int w_inside = 4 * s + 4 <= upper;
+    *exp10 = k;
+    if (u_inside != w_inside)
+        return s + (uint64_t)w_inside;
+    uint64_t mid = 4 * s + 2;
+    int round_up = vb > mid || (vb == mid && (s & 1) != 0);
+    return s + (uint64_t)round_up;
+}
+
+static const char TWO_DIGITS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Write the digits of v (> 0) so that they end at `end`; return where they
+ * start. Two at a time: the divisions are a chain, and this halves it. */
+static char *digits_before(char *end, uint64_t v)
+{
+    while (v >= 100) {
+        uint64_t pair = v % 100;
+        v /= 100;
+        end -= 2;
+        memcpy(end, TWO_DIGITS + 2 * pair, 2);
+    }
+    if (v >= 10) {
+        end -= 2;
+        memcpy(end, TWO_DIGITS + 2 * v, 2);
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
+/* Longest text repr() gives for a double: "-1.2345678901234567e-308". */
+#define REPR_MAX 32
+
+/* Write repr(d) for a finite d at out; return its length. */
+static int write_repr(char *out, double d)
+{
+    uint64_t bits = bits_of_double(d);
+    char *p = out;
+    if (bits >> 63) {
+        *p++ = '-';
+        bits &= ~(1ULL << 63);
+    }
+    if (bits == 0) {
+        memcpy(p, "0.0", 3);
+        return (int)(p - out) + 3;
+    }
+    int k;
+    uint64_t v = shortest_digits(bits, &k);
+    while (v % 10 == 0) {
+        v /= 10;
+        k++;
+    }
+    char buffer[20];
+    const char *digits = digits_before(buffer + 20, v);
+    int n = (int)(buffer + 20 - digits);
+    int e = k + n - 1;  /* the exponent in scientific notation */
+    if (e < -4 || e >= 16) {
+        *p++ = digits[0];
+        if (n > 1) {
+            *p++ = '.';
+            memcpy(p, digits + 1, n - 1);
+            p += n - 1;
+        }
+        *p++ = 'e';
+        *p++ = e < 0 ? '-' : '+';
+        int a = e < 0 ? -e : e;
+        if (a >= 100)
+            *p++ = (char)('0' + a / 100);
+        *p++ = (char)('0' + a / 10 % 10);
+        *p++ = (char)('0' + a % 10);
+    } else if (e < 0) {
+        memcpy(p, "0.", 2);
+        p += 2;
+        memset(p, '0', -e - 1);
+        p += -e - 1;
+        memcpy(p, digits, n);
+        p += n;
+    } else if (n <= e + 1) {
+        memcpy(p, digits, n);
+        p += n;
+        memset(p, '0', e + 1 - n);
+        p += e + 1 - n;
+        memcpy(p, ".0", 2);
+        p += 2;
+    } else {
+        memcpy(p, digits, e + 1);
+        p += e + 1;
+        *p++ = '.';
+        memcpy(p, digits + e + 1, n - e - 1);
+        p += n - e - 1;
+    }
+    return (int)(p - out);
+}
+
+#endif
