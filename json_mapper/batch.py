@@ -1,22 +1,22 @@
 """The fast path: decide a whole chunk of lines at once.
 
-Only the lines picked here go through `filter_record`, so what is written is
-exactly what the per-record path writes. There are two ways to pick them,
-tried in turn:
+What it writes is exactly what the per-record path writes, only sooner.
+There are two ways, tried in turn:
 
 1. The native scanner (`_scan.c`, built at install where there is a C
-   compiler) reads every line once, in C, and returns the few that may be
-   selected. It vouches only for lines orjson certainly reads the same way,
-   and returns None for a chunk holding anything else. It finds top-level
-   fields only.
+   compiler) reads every line once, in C, and writes the output of the lines
+   it decides; the others (a summed field missing, null or not a plain
+   number...) it hands to filter_record, in order. It vouches only for lines
+   orjson certainly reads the same way, and returns None for a chunk holding
+   anything else.
 2. msgspec decodes only the fields being added up (one C call per line, no
    Python objects for the rest of the record; a nested field is decoded
-   through nested Structs, one per object on its path). With --missing skip
-   or zero, a last decoder lets those fields be absent or null: such a
-   field counts 0, or makes the sum a NaN, which marks a skipped record.
-   msgspec is more lenient than
-   orjson in a few places, so a chunk is decided this way only when nothing
-   in it could be read differently:
+   through nested Structs, one per object on its path), and only the lines
+   it picks go through filter_record. With --missing skip or zero, a last
+   decoder lets those fields be absent or null: such a field counts 0, or
+   makes the sum a NaN, which marks a skipped record. msgspec is more
+   lenient than orjson in a few places, so a chunk is decided this way only
+   when nothing in it could be read differently:
    - with records that hold nothing but the summed fields, every byte is
      decoded, so there is nothing to screen;
    - with other fields, msgspec skips them without checking that their
@@ -64,9 +64,8 @@ class BatchFilter:
 
     def __init__(self, spec, native=True):
         self.spec = spec
-        # The native scanner finds top-level keys only.
-        self._native = native and _scan is not None and all(len(path) == 1 for path in spec.paths)
-        self._keys = tuple(path[0].encode("utf-8") for path in spec.paths)
+        self._native = native and _scan is not None
+        self._paths = tuple(tuple(key.encode("utf-8") for key in path) for path in spec.paths)
         self._stage = 0  # the first of self._stages to try: the one that worked last
         try:
             self._stages = _stages(spec)
@@ -85,11 +84,9 @@ class BatchFilter:
     def fast(self, chunk):
         """The ChunkResult, or None when this chunk needs the per-record path."""
         if self._native:
-            found = _scan.candidates(chunk, self._keys, self.spec.threshold)
-            if found is not None:
-                lines, candidates = found
-                decided = _exact(candidates, self.spec)
-                return None if decided is None else ChunkResult(lines, decided[0], [], decided[1])
+            result = self._emitted(chunk)
+            if result is not None:
+                return result
         if not self.usable:
             return None
         chunk = bytes(chunk)  # a memoryview from the ring of -j
@@ -111,6 +108,30 @@ class BatchFilter:
             return None
         decided = self._select(lines, totals(records), nan_skips)
         return None if decided is None else ChunkResult(len(lines), decided[0], [], decided[1])
+
+    def _emitted(self, chunk):
+        """The ChunkResult the native scanner gives, or None."""
+        spec = self.spec
+        skipped = 0
+
+        def decide(line):
+            # A line the scanner leaves to filter_record; a bad one raises
+            # BadRecord out of emit, and the chunk goes per record.
+            nonlocal skipped
+            out = filter_record(line, spec)
+            if out is SKIPPED:
+                skipped += 1
+                return None
+            return out
+
+        try:
+            found = _scan.emit(chunk, self._paths, spec.threshold, spec.sum_key, decide)
+        except BadRecord:
+            return None
+        if found is None:
+            return None
+        lines, selected, output = found
+        return ChunkResult(lines, output.split(b"\n")[:-1] if selected else [], [], skipped)
 
     def _select(self, lines, totals, nan_skips=False):
         """(output lines of the selected records, number skipped), or None if a record is bad.
