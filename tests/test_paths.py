@@ -19,6 +19,7 @@ from conftest import ROOT, require_module
 from json_mapper.batch import BatchFilter
 from json_mapper.record import SKIPPED, BadRecord, Spec, field_path, filter_record
 from json_mapper.stream import filter_chunk, filter_stream
+from markdown_pages import blocks
 
 BAD = "bad"
 ALL = ("bad", "skip", "zero")
@@ -529,7 +530,7 @@ PENDING_DOC = ROOT / "docs-pending" / "paths.md"
 
 
 def _console_examples(text):
-    for body in re.findall(r"^```console\n(.*?)^```", text, re.S | re.M):
+    for body in blocks(text, "console"):
         for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
             command, _, output = chunk.partition("\n")
             if command != "echo $?":
