@@ -28,16 +28,18 @@ There are two ways, tried in turn:
    for orjson.
 
 Anything else (a bad line, a blank line for msgspec, a sum that is not
-finite, deep nesting) sends the whole chunk through `stream.filter_chunk`,
-which is always exact.
+finite, deep nesting, any error while decoding) sends the whole chunk
+through `chunk.filter_chunk`, which is always exact.
 """
 import math
 from typing import Optional
 
 import msgspec
 
+from .chunk import ChunkResult, joined, parts, split_lines
+from .chunk import filter_chunk as filter_chunk_per_record
+from .inputs import CHUNK_SIZE
 from .record import SKIPPED, BadRecord, filter_record
-from .stream import ChunkResult, filter_chunk as filter_chunk_per_record
 
 try:
     from . import _scan
@@ -52,7 +54,11 @@ _OVERFLOW_PATTERNS = (b"e000", b"e+000", b"0" * 100)
 
 MAX_BRACKETS = 1000
 
-_DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
+# Whatever msgspec raises on a line it cannot decode: DecodeError (and
+# ValidationError), UnicodeDecodeError for a key that is not UTF-8, other
+# ValueErrors, and RecursionError for deep nesting. Any of them only means
+# "this chunk goes through the per-record path".
+_DECODE_ERRORS = (ValueError, RecursionError)
 _NEG_INF = -math.inf
 
 
@@ -78,39 +84,23 @@ class BatchFilter:
         self.usable = True
 
     def __call__(self, chunk):
-        result = self.fast(chunk)
-        return result if result is not None else filter_chunk_per_record(chunk, self.spec)
+        result = self._scanned(chunk)
+        if result is not None:
+            return result
+        # A part at a time, each by msgspec or else per record: the lines of
+        # a large piece of -j (a memoryview of its ring) stay few in memory.
+        return joined([self._decoded(part) or filter_chunk_per_record(part, self.spec)
+                       for part in parts(bytes(chunk), CHUNK_SIZE)])
 
     def fast(self, chunk):
         """The ChunkResult, or None when this chunk needs the per-record path."""
-        if self._native:
-            result = self._emitted(chunk)
-            if result is not None:
-                return result
-        if not self.usable:
-            return None
-        chunk = bytes(chunk)  # a memoryview from the ring of -j
-        lines = chunk.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()
-        screened = None
-        for stage in range(self._stage, len(self._stages)):
-            decoder, open_, totals, nan_skips = self._stages[stage]
-            if open_ and screened is None:
-                screened = _screened(chunk, lines)
-            if open_ and not screened:
-                return None
-            records = _decode_each(decoder, lines)
-            if records is not None:
-                self._stage = stage
-                break
-        else:
-            return None
-        decided = self._select(lines, totals(records), nan_skips)
-        return None if decided is None else ChunkResult(len(lines), decided[0], [], decided[1])
+        result = self._scanned(chunk)
+        return result if result is not None else self._decoded(bytes(chunk))
 
-    def _emitted(self, chunk):
-        """The ChunkResult the native scanner gives, or None."""
+    def _scanned(self, chunk):
+        """The ChunkResult by the native scanner, or None."""
+        if not self._native:
+            return None
         spec = self.spec
         skipped = 0
 
@@ -131,10 +121,31 @@ class BatchFilter:
         if found is None:
             return None
         lines, selected, output = found
-        return ChunkResult(lines, output.split(b"\n")[:-1] if selected else [], [], skipped)
+        return ChunkResult(lines, output, selected, [], 0, skipped)
+
+    def _decoded(self, chunk):
+        """The ChunkResult by msgspec, or None."""
+        if not self.usable:
+            return None
+        lines = split_lines(chunk)
+        screened = None
+        for stage in range(self._stage, len(self._stages)):
+            decoder, open_, totals, nan_skips = self._stages[stage]
+            if open_ and screened is None:
+                screened = _screened(chunk, lines)
+            if open_ and not screened:
+                return None
+            records = _decode_each(decoder, lines)
+            if records is not None:
+                self._stage = stage
+                break
+        else:
+            return None
+        decided = self._select(lines, totals(records), nan_skips)
+        return None if decided is None else ChunkResult(len(lines), *decided[:2], [], 0, decided[2])
 
     def _select(self, lines, totals, nan_skips=False):
-        """(output lines of the selected records, number skipped), or None if a record is bad.
+        """(output, number of lines, number skipped) of the selected records, or None if one is bad.
 
         With `nan_skips`, a NaN sum is a record --missing skip passes over.
         """
@@ -142,7 +153,7 @@ class BatchFilter:
         # The common case, decided in C: every sum finite (a NaN or an
         # infinity makes the plain sum of sums not finite) and none selected.
         if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
-            return [], 0
+            return b"", 0, 0
         skipped = 0
         if nan_skips:
             # Only a missing field makes a NaN here: this decoder's chunks are
@@ -155,7 +166,7 @@ class BatchFilter:
         # not finite, which filter_record turns into a bad record.
         picked = [lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold]
         decided = _exact(picked, self.spec)
-        return None if decided is None else (decided[0], decided[1] + skipped)
+        return None if decided is None else (decided[0], decided[1], decided[2] + skipped)
 
 
 def _stages(spec):
@@ -232,7 +243,7 @@ def _struct(tree, closed, absent=None):
 
 
 def _exact(candidates, spec):
-    """(output lines of the candidates filter_record selects, number it skips), or None if one is bad."""
+    """(output, number of lines, number skipped) of the candidates, by filter_record; None if one is bad."""
     selected = []
     skipped = 0
     for line in candidates:
@@ -245,7 +256,7 @@ def _exact(candidates, spec):
                 skipped += 1
             else:
                 selected.append(out)
-    return selected, skipped
+    return (b"\n".join(selected) + b"\n" if selected else b""), len(selected), skipped
 
 
 def _decode_each(decoder, lines):

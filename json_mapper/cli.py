@@ -7,6 +7,7 @@ import argparse
 import errno
 import math
 import os
+import re
 import signal
 import sys
 import textwrap
@@ -61,17 +62,32 @@ def _epilog():
     return f"examples:\n{examples}\nexit statuses:\n{statuses}"
 
 
+# A number as JSON or C's strtod (in the C locale) writes it, ASCII digits
+# only: float() alone would also take "1_000", " 1.5 ", non-ASCII digits,
+# "nan" and "inf".
+NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+NOT_FINITE = re.compile(r"[-+]?(?:nan|inf|infinity)", re.IGNORECASE)
+NEGATIVE_NUMBER = re.compile(r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # argparse takes "-1e5" for an option, as its own pattern for negative
+        # numbers has no exponent; with this one, `-t -1e5` reads as `-t=-1e5`.
+        self._negative_number_matcher = NEGATIVE_NUMBER
+
     def error(self, message):
         # One line, like every other message of this program.
         self.exit(EXIT_TROUBLE, f"{PROG}: {message} (see '{PROG} --help')\n")
 
 
 def _finite_number(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not NUMBER.fullmatch(text):
+        if NOT_FINITE.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    value = float(text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
     return value
@@ -91,13 +107,10 @@ def _name(text):
 
 
 def _jobs(text):
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = -1
-    if jobs < 0:
+    # Plain digits: int() would also take "+2", " 2", "2_0" and non-ASCII digits.
+    if not re.fullmatch(r"[0-9]+", text):
         raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}")
-    return jobs
+    return int(text)
 
 
 def build_parser():
@@ -144,7 +157,6 @@ class Reporter:
     def __init__(self, on_error):
         self.on_error = on_error
         self.messages = 0
-        self.bad_records = 0
         self.unreadable = 0
 
     def __call__(self, problem):
@@ -152,15 +164,15 @@ class Reporter:
             self.unreadable += 1
             say(f"{problem.name}: {problem.message}")
             return
-        self.bad_records += 1
         if self.messages < MAX_MESSAGES or self.on_error == "fail":
             self.messages += 1
             say(f"{problem.name}:{problem.lineno}: {problem.reason}")
 
-    def finish(self):
-        hidden = self.bad_records - self.messages
-        if hidden > 0:
-            say(f"{self.bad_records} bad records in all ({hidden} not shown)")
+    def finish(self, bad_records):
+        """The last line: how many bad records there were, when some were not described."""
+        hidden = bad_records - self.messages
+        if hidden > 0 and self.on_error != "skip":
+            say(f"{bad_records} bad records in all ({hidden} not shown)")
 
 
 def say(message):
@@ -211,7 +223,7 @@ def main(argv=None):
         return EXIT_TROUBLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    reporter.finish()
+    reporter.finish(counts.bad_records)
     if task:
         task.report_counters(counts)
     if args.stats:
@@ -222,7 +234,7 @@ def main(argv=None):
             f"{counts.bad_records} bad records, {counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
     if reporter.unreadable:
         status = EXIT_TROUBLE
-    elif reporter.bad_records and args.on_error == "warn":
+    elif counts.bad_records and args.on_error == "warn":
         status = EXIT_BAD_RECORDS
     return status
 

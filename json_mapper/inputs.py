@@ -9,9 +9,15 @@ import errno
 import gzip
 import lzma
 import os
+import select
 import stat
 import sys
 import zlib
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -19,6 +25,9 @@ STDIN_NAME = "<stdin>"
 # Large enough that per-chunk work is lost in the noise, small enough that a
 # pipe keeps flowing (read1 returns what a pipe has, never waiting to fill it).
 CHUNK_SIZE = 1 << 20
+# A pipe holds 64 KiB unless asked for more (Linux allows 1 MiB to anyone);
+# a pipe that holds a chunk is read a chunk at a time.
+PIPE_SIZE = 1 << 20
 
 BOM = b"\xef\xbb\xbf"
 
@@ -41,6 +50,10 @@ class InputError(Exception):
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
+
+    def __reduce__(self):
+        # Raised in -j worker processes and sent back: rebuilt from both arguments.
+        return type(self), (self.name, self.message)
 
 
 def compression_of(head):
@@ -88,6 +101,7 @@ def open_input(source, output=None):
             raise InputError(name, err.strerror or str(err)) from None
         close = True
     try:
+        _enlarge_pipe(raw)
         # Like cat: reading a file while appending to it would never end.
         here = _regular_file_id(raw)
         if here is not None and here == _regular_file_id(output):
@@ -103,6 +117,17 @@ def open_input(source, output=None):
             raw.close()
 
 
+def _enlarge_pipe(raw):
+    """Ask for a pipe of PIPE_SIZE when `raw` reads a pipe (Linux), so it is read in large gulps."""
+    try:
+        fd = raw.fileno()
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl and hasattr(fcntl, "F_SETPIPE_SZ"):
+            if fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < PIPE_SIZE:
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (AttributeError, OSError, ValueError):
+        pass  # over the user's limit for pipes, or no pipe at all: read it as it is
+
+
 def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
     """Yield chunks of whole lines: each ends with b"\\n", except perhaps the last.
 
@@ -114,7 +139,7 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
     pending = []  # pieces of a line not yet ended
     first = True
     while True:
-        data = read_some(reader, chunk_size, name, fmt)
+        data = read_available(reader, chunk_size, name, fmt)
         if first:
             first = False
             # A pipe may hand over the BOM in pieces; read until it is whole.
@@ -149,6 +174,43 @@ def read_some(reader, size, name, fmt=None):
     """At most `size` bytes from one read of `reader` (b"" at its end); raises InputError as read_chunks does."""
     with _read_errors(name, fmt):
         return reader.read1(size)
+
+
+def read_available(reader, size, name, fmt=None):
+    """Up to `size` bytes: one read, then more while more is there already (b"" at the end).
+
+    A pipe hands over what it holds at each read; reading on while the
+    writer has written more makes chunks larger without ever waiting for
+    input that has not come. Raises InputError as read_chunks does.
+    """
+    data = read_some(reader, size, name, fmt)
+    if not data or len(data) >= size or fmt is not None:
+        return data
+    try:
+        fd = reader.fileno()
+    except (AttributeError, OSError, ValueError):
+        return data  # not a file descriptor: one read it is
+    pieces = [data]
+    got = len(data)
+    # After a short read1 the reader's buffer is empty, so the descriptor
+    # tells whether more is there.
+    while got < size and _ready(fd):
+        more = read_some(reader, size - got, name, fmt)
+        if not more:
+            break  # the end: the next read says so again
+        pieces.append(more)
+        got += len(more)
+    return b"".join(pieces) if len(pieces) > 1 else data
+
+
+def _ready(fd):
+    """Whether a read of `fd` would return at once."""
+    try:
+        poll = select.poll()
+        poll.register(fd, select.POLLIN)
+        return bool(poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll() (Windows), or not pollable
+        return False
 
 
 def read_into(reader, view, name, fmt=None):

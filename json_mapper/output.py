@@ -1,16 +1,22 @@
 """Writing to a file descriptor so that a signal never cuts a line in half.
 
-SIGINT and SIGTERM are held back while a block of whole lines is being
-written and take effect right after it, so whatever reached the output ends
-at a line boundary. When a file's disk fills in the middle of a block, the
-part of the block that was written is taken back, for the same reason.
+A SIGINT or SIGTERM that comes while a block of whole lines is being written
+lets the line being written finish, then takes effect, so whatever reached
+the output ends at a line boundary. A reader that stops reading could hold
+that line back forever, so a second SIGINT or SIGTERM, or GRACE_SECONDS
+after the first, takes effect at once, even in the middle of a line. When a
+file's disk fills in the middle of a block, the part of the line that was
+written is taken back, for the same reason.
 """
 import os
 import select
 import signal
 import stat
+import threading
 
-DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long a signal waits for the line being written to get out.
+GRACE_SECONDS = 2.0
 
 
 class LineBlockWriter:
@@ -23,27 +29,27 @@ class LineBlockWriter:
         return self.fd
 
     def write(self, data):
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
-        try:
+        with _Deferral() as deferral:
             view = memoryview(data)
-            while view:
+            at, end = 0, len(view)
+            while at < end:
                 try:
-                    view = view[os.write(self.fd, view):]
+                    at += os.write(self.fd, view[at:end])
                 except BlockingIOError:
                     # An O_NONBLOCK left on an inherited stdout: wait, rather
                     # than stop with half a line written.
                     select.select([], [self.fd], [])
                 except OSError:
-                    self._take_back(data, len(data) - len(view))
+                    self._take_back(data, at)
                     raise
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+                if deferral.signum is not None and end == len(view):
+                    end = _end_of_line(view, at)  # a signal came: finish this line, no more
         return len(data)
 
     def _take_back(self, data, written):
         """After a failed write (a full disk), remove the cut line at the end of
         what reached a regular file, so that the file still ends at a line boundary."""
-        cut = written - (data.rfind(b"\n", 0, written) + 1)
+        cut = written - (bytes(data[:written]).rfind(b"\n") + 1)
         if not cut:
             return
         try:
@@ -55,3 +61,70 @@ class LineBlockWriter:
                 os.lseek(self.fd, end - cut, os.SEEK_SET)
         except OSError:
             pass  # not a file, or not ours to change: the write error is reported anyway
+
+
+class _Deferral:
+    """While a block is written: SIGINT and SIGTERM noted, and acted on when it is done.
+
+    The handlers in place before (the command's, Python's, or the default)
+    are put back on the way out, and then given the signal. A second signal,
+    or GRACE_SECONDS after the first, gives it to them at once. Python runs
+    signal handlers in the main thread only, so elsewhere nothing changes.
+    """
+
+    def __init__(self):
+        self.signum = None
+        self.previous = {}
+        self.alarm = None  # the SIGALRM handler before ours, once the grace period runs
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in DEFERRED_SIGNALS:
+                handler = signal.getsignal(signum)
+                if handler not in (signal.SIG_IGN, None):  # ignored, or not set from Python: left alone
+                    self.previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        self._restore()
+        if self.signum is not None and kind is None:
+            _act(self.signum, self.previous[self.signum])
+
+    def _note(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
+            self.alarm = signal.signal(signal.SIGALRM, self._insist)
+            signal.setitimer(signal.ITIMER_REAL, GRACE_SECONDS)
+        else:
+            self._insist(signum, frame)
+
+    def _insist(self, signum, frame):
+        """A second signal, or the grace period is over: the first signal acts now."""
+        first = self.signum
+        self._restore()
+        self.signum = None  # acted on here, not again on the way out
+        _act(first, self.previous[first])
+
+    def _restore(self):
+        if self.alarm is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.alarm)
+            self.alarm = None
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def _end_of_line(view, at):
+    """Where the line being written ends, when the first `at` bytes of `view` are out."""
+    if at == 0:
+        return 0
+    newline = view[at - 1:].tobytes().find(b"\n")
+    return len(view) if newline < 0 else at + newline
+
+
+def _act(signum, handler):
+    """Do what `handler`, the handler before ours, would have done on `signum`."""
+    if callable(handler):
+        handler(signum, None)
+    else:  # SIG_DFL: the default action, which for these two ends the process
+        signal.raise_signal(signum)

@@ -1,27 +1,37 @@
 """`-j N`: the same filtering in N worker processes, written in input order.
 
-Work is cut into pieces. A plain regular file is cut into byte ranges that
-the workers read themselves; anything else (stdin, a pipe, compressed data)
-is read here, by one reader, into a ring of slots in memory shared with the
-workers, so a piece is handed over as a slot number and a length, never
-copied. Results are written strictly in the order the pieces were made, through
-the same `stream.write_result` as the one-process path, so the output, the
-messages and their FILE:LINE are the same whatever N is. At most a few pieces
-per worker are in flight, so memory stays flat whatever the input size.
+Work is cut into pieces. On Linux a plain regular file is cut into byte
+ranges that the workers read themselves, through this process's open file
+(/proc/PID/fd/N) rather than its path, so they read the very file `-j 1`
+would read, to its end, even once the path is deleted or replaced. Anything
+else (stdin, a pipe, compressed data, and regular files where there is no
+/proc) is read here, by one reader, into a ring of slots in memory shared
+with the workers, so a piece is handed over as a slot number and a length,
+never copied. A worker returns one ChunkResult per piece (its output as one
+buffer). Results are written strictly in the order the pieces were made,
+through the same `stream.write_result` as the one-process path, so the
+output, the messages and their FILE:LINE are the same whatever N is. At most
+a few pieces per worker are in flight, so memory stays flat whatever the
+input size.
 """
 import collections
 import concurrent.futures
+import functools
+import math
 import mmap
 import multiprocessing
 import os
+import select
 import signal
 import stat
 import time
 from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, NamedTuple, Optional
 
-from .inputs import BOM, CHUNK_SIZE, STDIN, InputError, display_name, open_input, read_chunks, read_into, read_some
+from .chunk import joined
+from .inputs import BOM, CHUNK_SIZE, STDIN, InputError, display_name, open_input, read_chunks, read_some
 from .record import DEFAULT_SPEC
-from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, joined, write_result
+from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, write_result
 
 # Pieces in flight per worker: enough to keep every worker busy while the
 # results of the others are written.
@@ -36,6 +46,20 @@ MAX_PIECE = 8 << 20
 OUTPUT_BUDGET = 1 << 20
 SLOT_SIZE = MAX_PIECE // 2  # a slot of the ring (see _Ring); a piece read by one reader is at most this
 RING_SIZE = 32 << 20  # the most the ring's slots take together, however many workers
+# How long whole lines read from a pipe wait for more input before they are
+# handed out as a piece of their own: short enough that a line of a live
+# stream (`tail -f log | jsonfilter -j 2`) comes out at once, long enough
+# that a fast producer fills whole slots rather than many small pieces.
+LINGER = 0.02
+
+
+class Piece(NamedTuple):
+    """One piece of work, in input order."""
+
+    source: int  # the input it belongs to, counted from 0
+    name: str  # the input's name in messages
+    job: Optional[Callable] = None  # run by a worker: gives (bytes read, ChunkResult, InputError or None)
+    error: Optional[InputError] = None  # instead of a job: the input failed here
 
 
 def cpu_count():
@@ -61,39 +85,50 @@ def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=Non
         return filter_stream(sources, out, spec, on_error, report, counts, fast=fast, progress=progress)
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
+    in_flight = jobs * PIECES_PER_WORKER
     # fork starts a worker in milliseconds, and the workers inherit the ring
     # of shared memory; elsewhere the default start method still works, and
     # the pieces read here are handed over as bytes.
     forked = "fork" in multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if forked else None)
     # One slot more than there can be pieces in flight: the slot being filled.
-    ring = _Ring(jobs * PIECES_PER_WORKER + 1) if forked else None
+    ring = _Ring(in_flight + 1) if forked else None
+    # The descriptors that workers open plain files through, by input number:
+    # each stays open until that input's pieces are written.
+    held = {} if os.path.isdir(f"/proc/{os.getpid()}/fd") else None
     executor = concurrent.futures.ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_start_worker, initargs=(spec, fast, ring and ring.memory))
     try:
-        _run(executor, jobs, sources, out, on_error, report, counts, progress, ring)
+        writer = _InOrder(out, on_error, report, counts, progress, held)
+        _run(executor, in_flight, sources, out, ring, held, writer)
     except BrokenProcessPool:  # from submit() or result(): a worker was killed
         raise WorkerDied("a worker process died; the output is incomplete") from None
     finally:
         # On the way out after a problem (a bad record with on_error="fail",
         # Ctrl-C, a closed pipe), queued pieces are dropped, not waited for.
         executor.shutdown(wait=True, cancel_futures=True)
+        for fd in (held or {}).values():
+            os.close(fd)
     counts.seconds = time.perf_counter() - counts.started
     return counts
 
 
-def _run(executor, jobs, sources, out, on_error, report, counts, progress, ring):
-    sizes = _PieceSizes()
-    writer = _InOrder(out, on_error, report, counts, progress, sizes)
+def _run(executor, limit, sources, out, ring, held, writer):
+    """Hand the pieces to the workers, at most `limit` in flight, and write their results in turn."""
     in_flight = collections.deque()
+
+    def catch_up(input_ready):
+        # The input has paused: write what the workers finish while it stays
+        # paused, so that no selected line waits for more input.
+        while in_flight and not input_ready():
+            writer.finish(*in_flight.popleft())
+
     # The ring's slots are reused in turn: a slot is filled again only once
-    # the piece it held has been written, as at most jobs * PIECES_PER_WORKER
-    # pieces are in flight when the next one is read.
-    for number, name, kind, work in _pieces(sources, out, sizes, ring):
-        if kind != "error":
-            work = executor.submit(_WORKER_FUNCTIONS[kind], work)
-        in_flight.append((number, name, kind, work))
-        if len(in_flight) > jobs * PIECES_PER_WORKER:
+    # the piece it held has been written, as at most `limit` pieces are in
+    # flight when the next one is read.
+    for piece in _pieces(sources, out, writer.sizes, ring, held, catch_up):
+        in_flight.append((piece, piece.job and executor.submit(piece.job)))
+        if len(in_flight) > limit:
             writer.finish(*in_flight.popleft())
     while in_flight:
         writer.finish(*in_flight.popleft())
@@ -106,74 +141,99 @@ class _PieceSizes:
         self.next = CHUNK_SIZE
 
     def written(self, size, result):
-        output = sum(map(len, result.selected)) + len(result.selected)
         if size:
-            self.next = int(max(CHUNK_SIZE, min(MAX_PIECE, OUTPUT_BUDGET * size / max(output, 1))))
+            output = max(len(result.output), 1)
+            self.next = int(max(CHUNK_SIZE, min(MAX_PIECE, OUTPUT_BUDGET * size / output)))
 
 
 class _InOrder:
     """Writes the pieces' results in their turn, counting lines per input."""
 
-    def __init__(self, out, on_error, report, counts, progress, sizes):
+    def __init__(self, out, on_error, report, counts, progress, held):
         self.out, self.on_error, self.report = out, on_error, report
-        self.counts, self.progress, self.sizes = counts, progress, sizes
+        self.counts, self.progress, self.held = counts, progress, held
+        self.sizes = _PieceSizes()
         self.source = None  # the input being written
         self.lineno = 0  # its lines so far
         self.unreadable = None  # an input that failed part way: the rest of it is dropped
 
-    def finish(self, number, name, kind, work):
-        if number != self.source:
-            self.source, self.lineno = number, 0
-        if kind == "error":
-            self._unreadable(number, work)
+    def finish(self, piece, future):
+        if piece.source != self.source:
+            # Every piece of the input before is written: its descriptor is no longer needed.
+            if self.held and self.source in self.held:
+                os.close(self.held.pop(self.source))
+            self.source, self.lineno = piece.source, 0
+        if piece.source == self.unreadable:
             return
-        size, result = work.result()
-        if number == self.unreadable:
+        if piece.error:
+            self._unreadable(piece.error)
             return
-        if isinstance(result, InputError):
-            self._unreadable(number, result)
-            return
+        size, result, error = future.result()
         self.counts.bytes_read += size
         self.sizes.written(size, result)
-        self.lineno += write_result(result, name, self.lineno, self.out, self.on_error,
+        self.lineno += write_result(result, piece.name, self.lineno, self.out, self.on_error,
                                     self.report, self.counts)
         if self.progress:
             self.progress(size, result.lines)
+        if error:  # after the whole lines read before it, as in filter_stream
+            self._unreadable(error)
 
-    def _unreadable(self, number, error):
-        self.unreadable = number
+    def _unreadable(self, error):
+        self.unreadable = self.source
         self.counts.unreadable_inputs += 1
         self.report(error)
 
 
-def _pieces(sources, out, sizes, ring=None):
-    """Yield (source number, name, kind, work) for every piece of work, in input order.
+def _pieces(sources, out, sizes, ring=None, held=None, idle=None):
+    """Yield a Piece for every piece of work, in input order.
 
-    An input that is the regular file `out` writes to is an "error" piece, as in filter_stream.
-
-    kind is "range" (work: path, name, start, end), "slot" (work: offset and
-    length in the ring), "chunk" (work: bytes) or "error" (work: an
-    InputError, reported in its turn).
+    A plain regular file is cut into ranges when `held` is a dict: its
+    descriptor is kept there, by input number, for the workers to open.
+    Other inputs are read into the `ring` (see _Ring.pieces for `idle`), or
+    without one, handed over as bytes. An input that cannot be read, or fails
+    part way, gives a Piece with its error, after the pieces of the lines read
+    before it.
     """
     for number, source in enumerate(list(sources) or [STDIN]):
         name = display_name(source)
         try:
             with open_input(source, out) as (reader, fmt):
-                size = _plain_file_size(source, reader, fmt)
-                if size is not None:
-                    start = 0
-                    while start < size:
-                        end = min(start + sizes.next, size)
-                        yield number, name, "range", (source, name, start, end)
-                        start = end
+                if held is not None and _plain_file(source, reader, fmt):
+                    held[number] = os.dup(reader.fileno())
+                    jobs = _ranges(held[number], name, sizes)
                 elif ring:
-                    for kind, work in ring.pieces(reader, name, fmt, sizes):
-                        yield number, name, kind, work
+                    jobs = ring.pieces(reader, name, fmt, sizes, idle)
                 else:
-                    for chunk in _gathered(read_chunks(reader, name, fmt)):
-                        yield number, name, "chunk", chunk
+                    jobs = (functools.partial(_filter_bytes, chunk)
+                            for chunk in _gathered(read_chunks(reader, name, fmt)))
+                for job in jobs:
+                    yield Piece(number, name, job)
         except InputError as err:
-            yield number, name, "error", err
+            yield Piece(number, name, error=err)
+
+
+def _plain_file(source, reader, fmt):
+    """Whether the input is an uncompressed regular file named on the command line."""
+    return source != STDIN and fmt is None and stat.S_ISREG(os.fstat(reader.fileno()).st_mode)
+
+
+def _ranges(fd, name, sizes):
+    """Jobs for the ranges of sizes.next bytes of the file open here as `fd`.
+
+    The file's size is looked at again before each range, and the last
+    range goes to whatever end the file has when a worker reads it, as
+    filter_stream reads to the end: a file that grows is read whole, and so
+    is one whose size reads as 0 (/proc/version).
+    """
+    parent = os.getpid()
+    start = 0
+    while True:
+        end = start + sizes.next
+        if end >= os.fstat(fd).st_size:
+            yield functools.partial(_filter_range, parent, fd, name, start, None)
+            return
+        yield functools.partial(_filter_range, parent, fd, name, start, end)
+        start = end
 
 
 class _Ring:
@@ -191,13 +251,19 @@ class _Ring:
         self.view = memoryview(self.memory)
         self.turn = 0
 
-    def pieces(self, reader, name, fmt, sizes=None):
-        """Yield ("slot", (offset, length)) for whole lines read into the next slot.
+    def pieces(self, reader, name, fmt, sizes=None, idle=None):
+        """Yield a job for the whole lines read into each slot, in turn.
 
-        A slot is filled up to sizes.next bytes (a _PieceSizes), or whole. A
-        line longer than a slot comes as ("chunk", bytes). The input's BOM is
-        dropped, as read_chunks drops it. Raises InputError as read_chunks does.
+        A slot is filled up to sizes.next bytes (a _PieceSizes), or whole, or,
+        from a pipe, until the input pauses while the slot holds whole lines
+        (see LINGER): then they are handed out, and once they are,
+        `idle(input_ready)` is called, input_ready() telling whether more
+        input has come. A line longer than a slot comes as a job with its
+        bytes. The input's BOM is dropped, as read_chunks drops it. Raises
+        InputError as read_chunks does, once the whole lines read before the
+        error have been handed out.
         """
+        ready = _readiness(reader, fmt)
         tail = b""  # the start of a line, read into the slot before
         first = True
         while True:
@@ -206,30 +272,81 @@ class _Ring:
             offset = self.slot_size * (self.turn % self.slots)
             wanted = min(self.slot_size, sizes.next) if sizes else self.slot_size
             # Room for a BOM and a byte after it, so the first read shows whether there is one.
-            slot = self.view[offset:offset + max(wanted, len(tail) + 1, len(BOM) + 1)]
-            slot[:len(tail)] = tail
-            filled = len(tail) + read_into(reader, slot[len(tail):], name, fmt)
+            size = max(wanted, len(tail) + 1, len(BOM) + 1)
+            self.view[offset:offset + len(tail)] = tail
+            filled, ended, error = self._fill(reader, offset, size, len(tail), name, fmt, ready)
             start = 0
             if first:
                 first = False
-                if slot[:len(BOM)] == BOM:
+                if filled >= len(BOM) and self.memory[offset:offset + len(BOM)] == BOM:
                     start = len(BOM)
-            if filled < len(slot):  # the end of the input
-                if filled > start:
-                    self.turn += 1
-                    yield "slot", (offset + start, filled - start)
-                return
-            cut = self.memory.rfind(b"\n", offset + start, offset + filled) + 1 - offset
-            if cut > 0:
-                tail = bytes(slot[cut:filled])
+            end = filled if ended else self.memory.rfind(b"\n", offset + start, offset + filled) + 1 - offset
+            if end > start:  # whole lines, or all that is left at the end of the input
                 self.turn += 1
-                yield "slot", (offset + start, cut - start)
-            else:
+                yield functools.partial(_filter_slot, offset + start, end - start)
+            elif filled == size:
                 # A line longer than a slot: read on to its end.
-                line, tail = _rest_of_line(bytes(slot[start:filled]), reader, name, fmt, len(slot))
-                yield "chunk", line
+                line, tail = _rest_of_line(bytes(self.view[offset + start:offset + filled]), reader, name, fmt, size)
+                yield functools.partial(_filter_bytes, line)
                 if tail is None:
                     return
+                continue
+            if error:
+                raise error
+            if ended:
+                return
+            tail = bytes(self.view[offset + max(start, end):offset + filled])
+            if filled < size and idle:  # the input has paused
+                idle(lambda: ready(0))
+
+    def _fill(self, reader, offset, size, filled, name, fmt, ready):
+        """Read into the slot at `offset`, holding `filled` bytes, until it holds `size` or the input ends or pauses.
+
+        The input pauses when `ready` is given and nothing more comes within
+        LINGER of the slot first holding a whole line. Returns (the bytes in
+        the slot, whether the input ended, the InputError that stopped the
+        reads or None).
+        """
+        waiting_since = None  # when the slot first held a whole line
+        searched = 0  # the bytes of the slot that hold no newline
+        while filled < size:
+            if ready:
+                if waiting_since is None and self.memory.find(b"\n", offset + searched, offset + filled) >= 0:
+                    waiting_since = time.monotonic()
+                searched = filled
+                if waiting_since is not None and not ready(waiting_since + LINGER - time.monotonic()):
+                    break
+            try:
+                # One read at a time: a pipe hands over what it holds, and a
+                # read error leaves what was read before it in the slot.
+                data = read_some(reader, size - filled, name, fmt)
+            except InputError as err:
+                return filled, False, err
+            if not data:
+                return filled, True, None
+            self.view[offset + filled:offset + filled + len(data)] = data
+            filled += len(data)
+        return filled, False, None
+
+
+def _readiness(reader, fmt):
+    """ready(timeout), telling whether input waits or comes within `timeout` seconds, or None.
+
+    Only for a pipe, socket or terminal read as it is: a file, or compressed
+    data, never keeps a reader waiting for long.
+    """
+    if fmt is not None:
+        return None
+    try:
+        fd = reader.fileno()
+        mode = os.fstat(fd).st_mode
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+        return None
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return lambda timeout: bool(poller.poll(max(0, math.ceil(timeout * 1000))))
 
 
 def _rest_of_line(head, reader, name, fmt, size):
@@ -253,36 +370,35 @@ def _gathered(chunks):
     """The chunks joined into pieces of at least CHUNK_SIZE bytes.
 
     A pipe hands over what it holds (often 64 KiB); a piece that small would
-    cost more to hand to a worker than to filter here.
+    cost more to hand to a worker than to filter here. When the input fails,
+    the chunks read before are yielded first.
     """
     pending = []
     size = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        size += len(chunk)
-        if size >= CHUNK_SIZE:
+    try:
+        for chunk in chunks:
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= CHUNK_SIZE:
+                yield b"".join(pending)
+                pending = []
+                size = 0
+    except InputError:
+        if pending:
             yield b"".join(pending)
-            pending = []
-            size = 0
+        raise
     if pending:
         yield b"".join(pending)
-
-
-def _plain_file_size(source, reader, fmt):
-    """The size of an uncompressed regular file, which workers can read in ranges; else None."""
-    if source == STDIN or fmt is not None:
-        return None
-    status = os.fstat(reader.fileno())
-    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 # In each worker process: the chunk filter for the run's Spec, and the ring.
 _chunk_filter = None
 _ring = None
+_ring_memory = None
 
 
 def _start_worker(spec, fast, ring_memory):
-    global _chunk_filter, _ring
+    global _chunk_filter, _ring, _ring_memory
     # Ctrl-C reaches the whole process group; the main process alone handles
     # it, so a worker never prints a traceback or stops half way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -291,47 +407,98 @@ def _start_worker(spec, fast, ring_memory):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _chunk_filter = chunk_filter_for(spec, fast)
     _ring = ring_memory and memoryview(ring_memory)
+    _ring_memory = ring_memory
 
 
-def _filter_piece(chunk):
-    return len(chunk), _chunk_filter(chunk)
+def _filter_bytes(chunk):
+    return len(chunk), _chunk_filter(chunk), None
 
 
-def _filter_slot(work):
-    offset, length = work
+def _filter_slot(offset, length):
     with _ring[offset:offset + length] as chunk:
-        return length, _chunk_filter(chunk)
+        result = _chunk_filter(chunk)
+    # The slot's pages stay in the ring, but leave this worker's resident
+    # memory, which would otherwise grow to the whole ring in every worker.
+    start = offset - offset % mmap.PAGESIZE
+    _ring_memory.madvise(mmap.MADV_DONTNEED, start, offset + length - start)
+    return length, result, None
 
 
-def _filter_range(work):
-    """Filter the lines that start in [start, end) of a file: (bytes read, ChunkResult or InputError)."""
-    path, name, start, end = work
+def _filter_range(parent, fd, name, start, end):
+    """Filter the lines that start in [start, end) of the file `parent` has open as `fd` (end None: to its end).
+
+    Returns (bytes read, ChunkResult, InputError or None): after a read
+    error, the result of the whole lines read before it.
+    """
     results = []
     size = 0
+    error = None
     try:
-        with open(path, "rb") as f:
-            if start:
-                # A line belongs to the range it starts in: skip the tail of
-                # the line that started in the range before.
-                f.seek(start - 1)
-                f.readline()
-            at = f.tell()
-            # Chunk by chunk, so that a worker's memory does not grow with the range.
-            while at < end:
-                chunk = f.read(min(CHUNK_SIZE, end - at))
-                if not chunk:  # the file is shorter than it was
-                    break
-                if not chunk.endswith(b"\n"):
-                    chunk += f.readline()
-                if at == 0 and chunk.startswith(BOM):
-                    chunk = chunk[len(BOM):]
-                at = f.tell()
+        # The parent's open file, not its path: the same file, whatever
+        # happened to the path since it was opened.
+        with open(f"/proc/{parent}/fd/{fd}", "rb", buffering=0) as f:
+            for chunk in _range_chunks(f.fileno(), start, end):
                 size += len(chunk)
                 results.append(_chunk_filter(chunk))
     except OSError as err:
-        return 0, InputError(name, f"read error: {err.strerror or err}")
-    return size, joined(results) if results else _chunk_filter(b"")
+        error = InputError(name, f"read error: {err.strerror or err}")
+    return size, joined(results) if results else _chunk_filter(b""), error
 
 
-# The function a worker runs for each kind of piece.
-_WORKER_FUNCTIONS = {"range": _filter_range, "slot": _filter_slot, "chunk": _filter_piece}
+def _range_chunks(fd, start, end):
+    """Chunks of the whole lines of `fd` that start in [start, end) (end None: to the file's end).
+
+    A line belongs to the range it starts in: the tail of a line that
+    started before `start` is skipped, and the last line is read past `end`
+    to its newline. A BOM at the start of the file is dropped. Each chunk is
+    a view of one read, up to its last whole line; the next read starts
+    after it. Raises OSError on a read error, after the chunks read before it.
+    """
+    at = _line_start(fd, start)
+    if at == 0 and os.pread(fd, len(BOM), 0) == BOM:
+        at = len(BOM)
+        if end is not None:  # the first line is still this range's, wherever the range ends
+            end = max(end, at + 1)
+    while end is None or at < end:
+        data = os.pread(fd, CHUNK_SIZE, at)
+        if not data:
+            return
+        cut = 0
+        if end is not None and end - at <= len(data):  # up to the end of the line at end - 1
+            cut = data.find(b"\n", end - at - 1) + 1
+        cut = cut or data.rfind(b"\n") + 1
+        if not cut:  # a line longer than a read, or the file's last line, without a newline
+            data += _to_line_end(fd, at + len(data))
+            cut = len(data)
+        yield memoryview(data)[:cut]
+        at += cut
+
+
+def _line_start(fd, at):
+    """Where the first line that starts at or after `at` starts."""
+    if at == 0:
+        return 0
+    at -= 1  # the line starts at `at` if the byte before it ends a line
+    step = 4096  # most lines are short: read a little, then more
+    while True:
+        data = os.pread(fd, step, at)
+        newline = data.find(b"\n")
+        if newline >= 0:
+            return at + newline + 1
+        if not data:
+            return at
+        at += len(data)
+        step = min(2 * step, CHUNK_SIZE)
+
+
+def _to_line_end(fd, at):
+    """The bytes from `at` to the end of the line there, its newline included, or to the file's end."""
+    parts = []
+    while data := os.pread(fd, CHUNK_SIZE, at):
+        cut = data.find(b"\n") + 1
+        if cut:
+            parts.append(data[:cut])
+            break
+        parts.append(data)
+        at += len(data)
+    return b"".join(parts)

@@ -1,71 +1,17 @@
-"""Filtering whole streams: chunks of lines in, selected lines out, counts kept.
+"""Filtering whole streams: every input in order, chunk by chunk, results written, counts kept.
 
-`filter_chunk` is the per-record loop over one chunk; `filter_stream` runs it
-over every input in order and writes the results. The command line is a thin
-shell over `filter_stream`.
+`filter_stream` runs a chunk filter (the fast path, or `chunk.filter_chunk`)
+over every input and writes each ChunkResult; the command line is a thin
+shell over it.
 """
 import time
 from dataclasses import dataclass, field
 
+from .chunk import KEEP_BAD, filter_chunk
 from .inputs import STDIN, InputError, display_name, open_input, read_chunks
-from .record import DEFAULT_SPEC, SKIPPED, BadRecord, filter_record
+from .record import DEFAULT_SPEC, BadRecord
 
 ON_ERROR_MODES = ("warn", "skip", "fail")
-
-
-@dataclass
-class ChunkResult:
-    """What one chunk gave: the selected lines and where its bad records were.
-
-    `bad` holds (line index within the chunk, reason, number of selected lines
-    before it, number of skipped lines before it), so that a caller stopping at
-    a bad record can write and count exactly what came before it. `skipped`
-    counts the records that `--missing skip` passed over.
-    """
-
-    lines: int
-    selected: list
-    bad: list
-    skipped: int = 0
-
-
-def joined(results):
-    """One ChunkResult for the results of consecutive chunks."""
-    if len(results) == 1:
-        return results[0]
-    lines = 0
-    selected = []
-    bad = []
-    skipped = 0
-    for result in results:
-        bad += [(lines + index, reason, len(selected) + before, skipped + skipped_before)
-                for index, reason, before, skipped_before in result.bad]
-        selected += result.selected
-        lines += result.lines
-        skipped += result.skipped
-    return ChunkResult(lines, selected, bad, skipped)
-
-
-def filter_chunk(chunk, spec=DEFAULT_SPEC):
-    """Run `filter_record` over every line of `chunk` (bytes, or any buffer, of whole lines)."""
-    lines = bytes(chunk).split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    selected = []
-    bad = []
-    skipped = 0
-    for i, line in enumerate(lines):
-        try:
-            out = filter_record(line, spec)
-        except BadRecord as err:
-            bad.append((i, err.reason, len(selected), skipped))
-            continue
-        if out is not None:
-            if out is SKIPPED:
-                skipped += 1
-            else:
-                selected.append(out)
-    return ChunkResult(len(lines), selected, bad, skipped)
 
 
 class WorkerDied(Exception):
@@ -78,7 +24,7 @@ class Counts:
 
     lines_read: int = 0
     records_written: int = 0
-    skipped: int = 0
+    skipped: int = 0  # records passed over by Spec(missing="skip")
     bad_records: int = 0
     bytes_read: int = 0
     unreadable_inputs: int = 0
@@ -95,10 +41,11 @@ def filter_stream(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None,
     """Filter every source in order into `out`, and return the Counts.
 
     `sources` are file paths or "-" for stdin (an empty list means stdin);
-    `out` is a binary file object (anything with .write(bytes)). Bad records
-    and unreadable inputs are passed to `report` (a BadRecord or InputError)
-    unless on_error is "skip" (which passes over bad records silently); after an
-    unreadable input the rest are still read. With on_error="fail" the first bad record is
+    `out` is a binary file object (anything with .write(bytes)). Unreadable
+    inputs, and the first KEEP_BAD (10) bad records, are passed to `report`
+    (an InputError or a BadRecord) unless on_error is "skip" (which passes
+    over bad records silently); `Counts.bad_records` counts them all. After
+    an unreadable input the rest are still read. With on_error="fail" the first bad record is
     raised as BadRecord, after everything selected before it has been written.
     `fast` picks the batched fast path (`batch.BatchFilter`), which writes the
     same bytes as the per-record loop (`fast=False`), only sooner. `progress`,
@@ -147,7 +94,7 @@ def chunk_filter_for(spec, fast=True):
             seen += len(chunk)
             if seen < SMALL_INPUT:
                 return filter_chunk(chunk, spec)
-            from .batch import BatchFilter  # imported here: batch builds on this module
+            from .batch import BatchFilter  # imported only once it pays: msgspec takes a while to load
 
             batch = BatchFilter(spec)
         return batch(chunk)
@@ -158,26 +105,29 @@ def chunk_filter_for(spec, fast=True):
 def write_result(result, name, lineno, out, on_error, report, counts):
     """Write one chunk's ChunkResult to `out`, keep count, and return its number of lines.
 
-    `lineno` is the number of lines of input `name` before this chunk.
+    `lineno` is the number of lines of input `name` before this chunk. Under
+    on_error="warn", the run's first KEEP_BAD bad records go to `report`
+    (every chunk keeps its first KEEP_BAD, so they are all there); the rest
+    are counted.
     """
-    if result.bad and on_error == "fail":
-        index, reason, before, skipped = result.bad[0]
-        _write_lines(out, result.selected[:before], counts)
-        counts.lines_read += index + 1
-        counts.skipped += skipped
+    if result.bad_count and on_error == "fail":
+        first = result.bad[0]
+        _write(out, result.output[:first.offset], first.selected, counts)
+        counts.lines_read += first.index + 1
+        counts.skipped += first.skipped
         counts.bad_records += 1
-        raise BadRecord(reason, name, lineno + index + 1)
-    _write_lines(out, result.selected, counts)
+        raise BadRecord(first.reason, name, lineno + first.index + 1)
+    _write(out, result.output, result.selected, counts)
     counts.lines_read += result.lines
     counts.skipped += result.skipped
-    counts.bad_records += len(result.bad)
     if on_error == "warn":
-        for index, reason, *_ in result.bad:
-            report(BadRecord(reason, name, lineno + index + 1))
+        for bad in result.bad[:max(0, KEEP_BAD - counts.bad_records)]:
+            report(BadRecord(bad.reason, name, lineno + bad.index + 1))
+    counts.bad_records += result.bad_count
     return result.lines
 
 
-def _write_lines(out, lines, counts):
-    if lines:
-        out.write(b"\n".join(lines) + b"\n")
-        counts.records_written += len(lines)
+def _write(out, output, selected, counts):
+    if selected:
+        out.write(output)
+        counts.records_written += selected

@@ -1,4 +1,4 @@
-"""The fast path (`batch.BatchFilter`) against the per-record path (`stream.filter_chunk`).
+"""The fast path (`batch.BatchFilter`) against the per-record path (`chunk.filter_chunk`).
 
 The per-record path is the definition; on any input at all the fast path must
 give the same ChunkResult: the same lines count, the same selected output
@@ -17,7 +17,8 @@ from conftest import JSONTESTSUITE_FILES, corpus_params
 from json_mapper import batch as batch_module
 from json_mapper.batch import BatchFilter
 from json_mapper.record import Spec
-from json_mapper.stream import filter_chunk, filter_stream
+from json_mapper.chunk import filter_chunk
+from json_mapper.stream import filter_stream
 
 ONE_LINE_FILES = [p for p in JSONTESTSUITE_FILES if b"\n" not in p.read_bytes().rstrip(b"\n")]
 
@@ -27,14 +28,13 @@ def same(chunk, spec=Spec()):
     expected = filter_chunk(chunk, spec)
     for batch in (BatchFilter(spec), _opened(BatchFilter(spec)), BatchFilter(spec, native=False),
                   _opened(BatchFilter(spec, native=False))):
-        got = batch(chunk)
-        assert (got.lines, got.selected, got.bad) == (expected.lines, expected.selected, expected.bad)
+        assert batch(chunk) == expected
     return expected
 
 
 def _opened(batch):
     # As after a chunk with other fields: the decoder that skips unknown fields goes first.
-    batch._records_closed = False
+    batch._stage = 1
     return batch
 
 
@@ -104,6 +104,9 @@ specs = st.builds(
 @example([b'{"index":1,"total":1}', b'{"index":0,"total":1,"x":1e400}'], True, Spec())
 @example([b'{"index":0,"total":1,"x":"\xff"}'], True, Spec())
 @example([b'{"index":1,\n"total":1}'], True, Spec())
+# A key that is not UTF-8 after lines of only the summed fields: msgspec's
+# UnicodeDecodeError ended the run with an internal error.
+@example([b'{"index":0.1,"total":0.2}', b'{"index":0,"total":0,"\xff":1}', b'{"index":1,"total":1}'], True, Spec())
 def test_fast_path_agrees_with_per_record_path(chunk_lines, final_newline, spec):
     chunk = b"\n".join(chunk_lines) + (b"\n" if final_newline else b"")
     same(chunk, spec)
@@ -151,7 +154,7 @@ def test_fast_path_decides_plain_and_wide_records_itself():
     for chunk in (plain, wide):
         result = BatchFilter(Spec())(chunk)
         assert BatchFilter(Spec()).fast(chunk) is not None
-        assert result.selected == filter_chunk(chunk, Spec()).selected
+        assert result == filter_chunk(chunk, Spec())
         assert result.selected  # some lines are selected
     assert BatchFilter(Spec()).fast(wide.replace(b"2e5", b"2e500")) is None
 

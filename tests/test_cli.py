@@ -3,6 +3,7 @@ import bz2
 import gzip
 import lzma
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -174,3 +175,86 @@ def test_a_closed_standard_stream_is_one_message_and_exit_2(cli_env, closed, mes
     result = subprocess.run(["bash", "-c", f"printf '{{\"index\":1,\"total\":1}}' | jsonfilter {redirect}"],
                             capture_output=True, env=cli_env, timeout=60)
     assert (result.stderr, result.returncode) == (message, 2)
+
+
+# -t takes a number as JSON or C (strtod, C locale) writes it, negative
+# exponents included; -j takes plain digits. Each row is what argparse must
+# see, after the option, whichever way it is given.
+THRESHOLDS_ACCEPTED = ["0", "1.99", "-1", "-1e5", "-1E+5", "-1e-5", "1e308", "-1.7976931348623157e308",
+                       "+1", "1.", ".5", "-.5", "01.50", "4.9e-324", "1e-400"]
+THRESHOLDS_REFUSED = ["1_000", " 1.5 ", "1.5 ", "\u0661", "\uff11", "nan", "NaN", "inf", "-inf", "Infinity",
+                      "1e400", "-1e309", "0x10", "1e", "e5", "--1", "1.5.1", "", "1,5", "abc"]
+JOBS_ACCEPTED = ["0", "1", "2", "02", "64"]
+JOBS_REFUSED = ["2_0", "+2", " 2", "2 ", "-1", "1.0", "\u0662", "", "two"]
+
+
+@pytest.mark.parametrize("text", THRESHOLDS_ACCEPTED)
+@pytest.mark.parametrize("form", ["-t {}", "-t={}", "--threshold {}", "--threshold={}", "-t{}", "--thr {}"])
+def test_threshold_takes_any_json_or_c_number(text, form):
+    args = build_parser().parse_args(form.format(text).split(" "))
+    assert args.threshold == float(text)
+    assert args.files == []
+
+
+@pytest.mark.parametrize("text", THRESHOLDS_REFUSED)
+def test_threshold_refuses_what_is_not_a_plain_finite_number(text, capsys):
+    for args in (["-t", text], [f"--threshold={text}"]):
+        with pytest.raises(SystemExit) as stop:
+            build_parser().parse_args(args)
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("jsonfilter: argument -t/--threshold: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("text", JOBS_ACCEPTED)
+def test_jobs_takes_plain_digits(text):
+    assert build_parser().parse_args(["-j", text]).jobs == int(text)
+
+
+@pytest.mark.parametrize("text", JOBS_REFUSED)
+def test_jobs_refuses_anything_but_plain_digits(text, capsys):
+    for args in (["-j", text], [f"--jobs={text}"]):
+        with pytest.raises(SystemExit) as stop:
+            build_parser().parse_args(args)
+        assert stop.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("jsonfilter: argument -j/--jobs: ") and err.count("\n") == 1, err
+
+
+def test_bug_negative_exponent_threshold_was_refused(run_jsonfilter):
+    # `-t -1e5` was "expected one argument": argparse took -1e5 for an option.
+    records = b'{"index": -1, "total": -2}\n{"index": -1e5, "total": -1}\n'
+    for args in (["-t", "-1e5"], ["-t=-1e5"], ["--threshold", "-1e5"]):
+        result = run_jsonfilter(*args, stdin=records)
+        assert (result.stdout, result.stderr, result.returncode) == \
+            (b'{"index": -1, "total": -2,"sum_val":-3.0}\n', b"", 0)
+
+
+def test_bug_threshold_took_underscores_and_padding(run_jsonfilter):
+    for text in ("1_000", " 1.5 ", "\u0661"):
+        result = run_jsonfilter("-t", text, stdin=b"{}\n")
+        assert result.returncode == 2 and result.stdout == b""
+        assert result.stderr == f"jsonfilter: argument -t/--threshold: not a number: {text!r} " \
+                                f"(see 'jsonfilter --help')\n".encode()
+
+
+@pytest.mark.parametrize("jobs", [[], ["-j", "2"]], ids=["serial", "jobs_2"])
+def test_a_line_from_a_slow_producer_comes_out_at_once(cli_env, jobs):
+    # Reading in large gulps must not mean waiting for them: the producer
+    # writes one selected line and waits, and the line is out before it ends.
+    producer = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdout.buffer.write(%r); "
+                                 "sys.stdout.flush(); sys.stdin.read()" % GOOD],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(["jsonfilter", *jobs], stdin=producer.stdout, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cli_env)
+    producer.stdout.close()
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no output while the producer was still running"
+        assert proc.stdout.readline() == GOOD_OUT
+        assert producer.poll() is None  # the producer had not ended
+    finally:
+        producer.stdin.close()  # now it ends
+        producer.wait(timeout=60)
+        out, err = proc.communicate(timeout=60)
+    assert (out, err, proc.returncode) == (b"", b"", 0)

@@ -7,6 +7,7 @@ each one a record the intact input would also have produced.
 """
 import bz2
 import ctypes
+import fcntl
 import gzip
 import io
 import lzma
@@ -15,8 +16,10 @@ import random
 import re
 import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 
 import pytest
@@ -34,8 +37,7 @@ def generated(lines, seed=0):
 
 
 def expected_output(data, threshold=1.99):
-    selected = filter_chunk(data, Spec(threshold=float(threshold))).selected
-    return b"".join(line + b"\n" for line in selected)
+    return filter_chunk(data, Spec(threshold=float(threshold))).output
 
 
 def start(cli_env, *args, **kwargs):
@@ -149,6 +151,76 @@ def test_signal_while_blocked_writing(cli_env, tmp_path, signum, status):
     full = expected_output(data, 0)
     assert 0 < len(out) < len(full)
     assert_whole_prefix(out, full)
+
+
+def _blocked_on_a_reader_that_never_reads(cli_env, tmp_path, jobs=(), grace=None):
+    """jsonfilter, with stdout a pipe that is full and never read; its stdout's read end."""
+    path = tmp_path / "in.json"
+    path.write_bytes(b'{"index": 1, "total": 1}\n' * 500_000)  # far more output than a pipe holds
+    command = ["jsonfilter"]
+    if grace is not None:  # the same command with another grace period
+        command = [sys.executable, "-c", "import sys; from json_mapper import cli, output; "
+                   f"output.GRACE_SECONDS = {grace}; sys.argv[0] = 'jsonfilter'; cli.run()"]
+    proc = subprocess.Popen([*command, *jobs, path], env=cli_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    capacity = fcntl.fcntl(proc.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+    waited = 0
+    while _bytes_in_pipe(proc.stdout) < capacity - 4096:  # full: the next write blocks
+        assert proc.poll() is None and waited < 60, "jsonfilter never filled its pipe"
+        time.sleep(0.05)
+        waited += 0.05
+    time.sleep(0.2)  # and it is blocked in that write
+    return proc
+
+
+def _bytes_in_pipe(stream):
+    return struct.unpack("i", fcntl.ioctl(stream.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+
+
+@pytest.mark.parametrize("jobs", [[], ["-j", "2"]], ids=["serial", "jobs_2"])
+@pytest.mark.parametrize("signum,status", SIGNALS, ids=["SIGTERM", "SIGINT"])
+def test_bug_stalled_reader_made_the_process_unkillable_one_signal_and_a_bounded_wait(
+        cli_env, tmp_path, signum, status, jobs):
+    # SIGINT and SIGTERM were held back as long as a write was blocked: with
+    # a reader that never reads, only SIGKILL ended the run. Now the line
+    # being written has GRACE_SECONDS to get out, then the signal acts.
+    proc = _blocked_on_a_reader_that_never_reads(cli_env, tmp_path, jobs)
+    proc.send_signal(signum)
+    try:
+        assert proc.wait(timeout=60) == status
+    finally:
+        proc.kill()
+    assert proc.stderr.read() == b""
+
+
+@pytest.mark.parametrize("signum,status", SIGNALS, ids=["SIGTERM", "SIGINT"])
+def test_bug_stalled_reader_made_the_process_unkillable_a_second_signal(cli_env, tmp_path, signum, status):
+    # With a grace period longer than the test, only the second signal can end it.
+    proc = _blocked_on_a_reader_that_never_reads(cli_env, tmp_path, grace=10_000)
+    try:
+        for _ in range(100):  # again until it ends: two signals sent close together may count as one
+            proc.send_signal(signum)
+            try:
+                proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+        assert proc.wait(timeout=1) == status
+    finally:
+        proc.kill()
+    assert proc.stderr.read() == b""
+
+
+def test_a_signal_during_a_write_lets_the_line_finish_when_the_reader_reads(cli_env, tmp_path):
+    # The reader is slow, not gone: the first signal ends the run at a line
+    # boundary, with the grace period far off.
+    proc = _blocked_on_a_reader_that_never_reads(cli_env, tmp_path, grace=10_000)
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (143, b"")
+    assert 0 < len(out) < 500_000 * len(b'{"index": 1, "total": 1,"sum_val":2.0}\n')
+    assert out == b'{"index": 1, "total": 1,"sum_val":2.0}\n' * (len(out) // 39)
 
 
 # ------------------------------------------------------------------- input side

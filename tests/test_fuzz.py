@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, currently_in_test_context, event, example, g
 from hypothesis import strategies as st
 
 from json_mapper import BadRecord, Spec, filter_chunk, filter_record
+from json_mapper.chunk import KEEP_BAD
 from json_mapper.inputs import read_chunks
 
 # ----------------------------------------------------------------- reference
@@ -291,8 +292,11 @@ def test_stream_agrees_with_reference(data):
     verdicts = [check_record(line, spec) for line in lines_of(stream)]
     result = filter_chunk(stream, spec)
     assert result.lines == len(verdicts)
-    assert [index for index, *_ in result.bad] == [i for i, (v, _) in enumerate(verdicts) if v == BAD]
-    assert result.selected == [out for v, out in verdicts if v == KEEP]
+    bad = [i for i, (v, _) in enumerate(verdicts) if v == BAD]
+    assert result.bad_count == len(bad)
+    assert [line.index for line in result.bad] == bad[:KEEP_BAD]
+    selected = [out for v, out in verdicts if v == KEEP]
+    assert (result.output, result.selected) == (b"".join(out + b"\n" for out in selected), len(selected))
 
 
 @settings(max_examples=300, deadline=None)

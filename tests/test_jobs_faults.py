@@ -1,12 +1,21 @@
 """Faults and agreement under `-j N` (parallel workers)."""
+import bz2
+import errno
+import gzip
+import io
 import os
+import pickle
 import signal
 import subprocess
 import time
+import zlib
 
 import pytest
 
+from json_mapper import parallel
 from json_mapper.datagen import file_lines
+from json_mapper.inputs import InputError
+from json_mapper.record import Spec, filter_record
 
 
 def generated(lines, seed=0):
@@ -94,3 +103,176 @@ def test_jobs_signal_leaves_whole_lines(cli_env, tmp_path, signum, status):
     assert err == b""
     assert out.endswith(b"\n")
     assert full.startswith(out)
+
+
+# Records before the damage of a compressed input (issue 9, item 2): -j read
+# them into a slot of the ring, and a read error while the slot was being
+# filled dropped the slot's whole lines. Every record is selected (-t=-1), so
+# the output counts the records read.
+def _truncated(data, compress):
+    packed = compress(data)
+    return packed[:len(packed) * 2 // 3]
+
+
+DAMAGED = {
+    "gzip then garbage": lambda data: gzip.compress(data) + b"garbage!",
+    "truncated gzip": lambda data: _truncated(data, gzip.compress),
+    "truncated bzip2": lambda data: _truncated(data, bz2.compress),
+}
+
+
+def _readable_prefix(packed):
+    """The bytes a decompressor gets out of a damaged stream before the damage."""
+    if packed.startswith(b"BZh"):
+        return bz2.BZ2Decompressor().decompress(packed)
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(packed)
+
+
+@pytest.mark.parametrize("via", ["file", "stdin"])
+@pytest.mark.parametrize("damage", DAMAGED)
+def test_jobs_keep_the_records_before_the_damage_of_a_compressed_input(run_jsonfilter, tmp_path, damage, via):
+    data = generated(150_000)  # 9 MB: several pieces
+    packed = DAMAGED[damage](data)
+    (tmp_path / "d.z").write_bytes(packed)
+    (tmp_path / "next.json").write_bytes(generated(1000, seed=1))
+    kept = _readable_prefix(packed).count(b"\n")
+    assert 40_000 < kept <= 150_000
+    runs = {}
+    for jobs in ("1", "2", "0"):
+        if via == "file":
+            result = run_jsonfilter("-j", jobs, "-t=-1", "d.z", "next.json")
+        else:
+            result = run_jsonfilter("-j", jobs, "-t=-1", stdin=packed)
+        runs[jobs] = (result.stdout, result.stderr, result.returncode)
+    stdout, stderr, status = runs["1"]
+    assert stdout.count(b"\n") == kept + (1000 if via == "file" else 0)
+    assert status == 2 and stderr.count(b"\n") == 1 and b"corrupt" in stderr
+    assert runs["2"] == runs["1"]
+    assert runs["0"] == runs["1"]
+
+
+# Plain files under -j (issue 9, item 3): the workers reopened them by path,
+# so a file deleted or replaced while it was read, or that grew, was not read
+# as -j 1 reads it. Each run below is changed once its first output has come:
+# it then holds the file open and is blocked on its full stdout pipe, with
+# most of the file still to read (the file is larger than the pieces in flight).
+def _changed_while_read(cli_env, cwd, args, change):
+    """Run jsonfilter ARGS, call change() once its first output byte has come; return what it gave."""
+    proc = subprocess.Popen(["jsonfilter", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=0, env=cli_env)
+    try:
+        first = proc.stdout.read(1)
+        change()
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return first + rest, err, proc.returncode
+
+
+def _big_records(seed=0):
+    """Records spread over more 1 MiB pieces than -j 0 has in flight here."""
+    mib = parallel.PIECES_PER_WORKER * parallel.cpu_count() + 6
+    return generated(mib * (1 << 20) // 61, seed)
+
+
+@pytest.fixture(scope="module")
+def big_records():
+    return _big_records()
+
+
+def _each_job_as_one(cli_env, tmp_path, args, prepare, change):
+    """The runs of -j 1, 2 and 0 on the same situation: prepare(), then change() while it is read."""
+    runs = {}
+    for jobs in ("1", "2", "0"):
+        prepare()
+        runs[jobs] = _changed_while_read(cli_env, tmp_path, ["-j", jobs, *args], change)
+    assert runs["2"] == runs["1"]
+    assert runs["0"] == runs["1"]
+    return runs["1"]
+
+
+def test_jobs_read_a_file_deleted_while_it_is_read(cli_env, tmp_path, big_records):
+    victim = tmp_path / "victim.json"
+    (tmp_path / "next.json").write_bytes(generated(1000, seed=1))
+    stdout, stderr, status = _each_job_as_one(
+        cli_env, tmp_path, ["-t=-1", "victim.json", "next.json"],
+        lambda: victim.write_bytes(big_records), victim.unlink)
+    assert (stdout.count(b"\n"), stderr, status) == (big_records.count(b"\n") + 1000, b"", 0)
+
+
+def test_jobs_read_the_rotated_file_not_its_replacement(cli_env, tmp_path, big_records):
+    victim = tmp_path / "victim.json"
+    replacement = b'{"index": 7, "total": 7}\n' * 200_000
+
+    def rotate():
+        victim.rename(tmp_path / "victim.json.1")
+        victim.write_bytes(replacement)
+
+    stdout, stderr, status = _each_job_as_one(
+        cli_env, tmp_path, ["-t=-1", "victim.json"], lambda: victim.write_bytes(big_records), rotate)
+    assert (stdout.count(b"\n"), stderr, status) == (big_records.count(b"\n"), b"", 0)
+    assert b'"index": 7,' not in stdout
+
+
+def test_jobs_read_a_growing_file_to_its_end(cli_env, tmp_path, big_records):
+    victim = tmp_path / "victim.json"
+    more = generated(30_000, seed=2)
+
+    def grow():
+        with open(victim, "ab") as f:
+            f.write(more)
+
+    stdout, stderr, status = _each_job_as_one(
+        cli_env, tmp_path, ["-t=-1", "victim.json"], lambda: victim.write_bytes(big_records), grow)
+    assert (stdout.count(b"\n"), stderr, status) == (big_records.count(b"\n") + 30_000, b"", 0)
+
+
+def test_jobs_read_a_file_whose_size_reads_as_zero(run_jsonfilter, tmp_path):
+    (tmp_path / "next.json").write_bytes(generated(1000, seed=1))
+    assert os.stat("/proc/version").st_size == 0
+    runs = [run_jsonfilter("-j", jobs, "-t=-1", "/proc/version", "next.json") for jobs in ("1", "2", "0")]
+    one = runs[0]
+    assert one.stderr.startswith(b"jsonfilter: /proc/version:1: invalid JSON")  # it was read
+    assert one.stdout.count(b"\n") == 1000
+    for many in runs[1:]:
+        assert (many.stdout, many.stderr, many.returncode) == (one.stdout, one.stderr, one.returncode)
+
+
+def test_input_error_survives_pickling():
+    error = pickle.loads(pickle.dumps(InputError("a.json", "read error: Input/output error")))
+    assert (error.name, error.message, str(error)) == ("a.json", "read error: Input/output error",
+                                                       "a.json: read error: Input/output error")
+
+
+def test_worker_read_error_is_reported_and_the_next_input_read(tmp_path, monkeypatch):
+    # A worker's read error was an InputError that could not be unpickled:
+    # the run ended as if a worker had died, and the next input was never read.
+    # Here a read that reaches the byte at 3 MiB fails, as on a bad disk
+    # sector; the forked workers inherit the failure.
+    data = generated(100_000)
+    (tmp_path / "a.json").write_bytes(data)
+    (tmp_path / "b.json").write_bytes(generated(1000, seed=1))
+    pread = os.pread
+
+    def failing_pread(fd, size, offset):
+        if offset <= 3 << 20 < offset + size:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return pread(fd, size, offset)
+
+    monkeypatch.setattr(os, "pread", failing_pread)
+    out = io.BytesIO()
+    reports = []
+    counts = parallel.filter_parallel([str(tmp_path / "a.json"), str(tmp_path / "b.json")], out,
+                                      Spec(threshold=-1), report=reports.append, jobs=2)
+    assert [str(r) for r in reports] == [f"{tmp_path / 'a.json'}: read error: Input/output error"]
+    assert counts.unreadable_inputs == 1
+    lines = out.getvalue().splitlines()
+    # Whole lines of a.json, in order, up to a read that failed (no read is
+    # over 1 MiB), then all of b.json.
+    assert data[:2 << 20].count(b"\n") <= len(lines) - 1000 <= data[:3 << 20].count(b"\n")
+    expected = [filter_record(line, Spec(threshold=-1)) for line in data.splitlines()]
+    assert lines[:-1000] == expected[:len(lines) - 1000]
+    assert lines[-1000:] == [filter_record(line, Spec(threshold=-1))
+                             for line in generated(1000, seed=1).splitlines()]

@@ -8,6 +8,7 @@ import io
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -16,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from json_mapper import datagen, parallel
-from json_mapper.record import Spec
-from json_mapper.stream import ChunkResult, filter_stream
+from json_mapper.chunk import ChunkResult
+from json_mapper.record import Spec, filter_record
+from json_mapper.stream import filter_stream
 
 BOM = b"\xef\xbb\xbf"
 
@@ -117,7 +119,7 @@ def _agree(sources, on_error):
             outcome = (counts.lines_read, counts.records_written, counts.bad_records, counts.bytes_read)
         except ValueError as err:
             outcome = (err.reason, err.lineno)
-        runs.append((out.getvalue(), [(r.reason, r.lineno) for r in reports], outcome))
+        runs.append((out.getvalue(), [(r.name, getattr(r, "lineno", None), str(r)) for r in reports], outcome))
     assert runs[0] == runs[1]
     return True
 
@@ -146,7 +148,17 @@ def test_without_fork_pieces_are_handed_over_as_bytes(inputs, monkeypatch):
     # chunks go to the workers as bytes.
     monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
     monkeypatch.setattr(parallel, "_Ring", None)  # any use of it would fail
-    assert _agree([str(inputs / "c.json.gz"), str(inputs / "b.json")], "warn")
+    damaged = inputs.parent / "damaged.json.gz"
+    damaged.write_bytes(gzip.compress(messy_lines(60_000, 6))[:-5000])
+    assert _agree([str(inputs / "c.json.gz"), str(damaged), str(inputs / "b.json")], "warn")
+
+
+def test_without_proc_plain_files_are_read_into_the_ring(inputs, monkeypatch):
+    # Where there is no /proc/PID/fd (macOS), workers cannot open this
+    # process's files: they are read here, as pipes are.
+    monkeypatch.setattr(parallel.os.path, "isdir", lambda path: False)
+    monkeypatch.setattr(parallel, "_filter_range", None)  # any use of it would fail
+    assert _agree([str(inputs / "a.json"), str(inputs / "b.json"), str(inputs / "empty.json")], "warn")
 
 
 def test_the_ring_stays_small_however_many_workers():
@@ -159,30 +171,66 @@ def test_the_ring_stays_small_however_many_workers():
 def test_pieces_shrink_as_more_is_selected():
     sizes = parallel._PieceSizes()
     assert sizes.next == parallel.CHUNK_SIZE  # nothing known yet
-    sizes.written(8 << 20, ChunkResult(100_000, [b"x" * 60] * 10, []))
+    sizes.written(8 << 20, ChunkResult(100_000, b"x" * 61 * 10, 10, []))
     assert sizes.next == parallel.MAX_PIECE
-    sizes.written(8 << 20, ChunkResult(100_000, [b"x" * 90] * 100_000, []))  # more out than in
+    sizes.written(8 << 20, ChunkResult(100_000, b"x" * 91 * 100_000, 100_000, []))  # more out than in
     assert sizes.next == parallel.CHUNK_SIZE
-    sizes.written(4 << 20, ChunkResult(70_000, [b"x" * 60] * 40_000, []))
+    sizes.written(4 << 20, ChunkResult(70_000, b"x" * 61 * 40_000, 40_000, []))
     assert parallel.CHUNK_SIZE < sizes.next < parallel.MAX_PIECE
+
+
+def _ring_pieces(ring, data, name="t"):
+    """What ring.pieces hands out for `data`: ("slot", (slot number, bytes)) or ("bytes", bytes)."""
+    pieces = []
+    for job in ring.pieces(io.BufferedReader(io.BytesIO(data)), name, None):
+        if job.func is parallel._filter_slot:
+            offset, length = job.args
+            pieces.append(("slot", (offset // ring.slot_size, bytes(ring.view[offset:offset + length]))))
+        else:
+            assert job.func is parallel._filter_bytes
+            pieces.append(("bytes", job.args[0]))
+    return pieces
 
 
 def test_the_ring_hands_out_whole_lines_in_turn():
     ring = parallel._Ring(3, slot_size=8)
     data = BOM + b"ab\ncd\n" + b"x" * 20 + b"\nefg\nh"
-    pieces = []
-    for kind, work in ring.pieces(io.BufferedReader(io.BytesIO(data)), "t", None):
-        if kind == "slot":
-            offset, length = work
-            work = (offset // 8, bytes(ring.view[offset:offset + length]))
-        pieces.append((kind, work))
     # The turn moves on only when a slot is handed out: the long line's slot is used again.
-    assert pieces == [("slot", (0, b"ab\n")), ("slot", (1, b"cd\n")), ("chunk", b"x" * 20 + b"\n"),
-                      ("slot", (2, b"efg\nh"))]
-    assert list(ring.pieces(io.BufferedReader(io.BytesIO(b"")), "empty", None)) == []
+    assert _ring_pieces(ring, data) == [("slot", (0, b"ab\n")), ("slot", (1, b"cd\n")),
+                                        ("bytes", b"x" * 20 + b"\n"), ("slot", (2, b"efg\nh"))]
+    assert _ring_pieces(ring, b"") == []
     assert ring.turn == 3
-    assert [kind for kind, _ in ring.pieces(io.BufferedReader(io.BytesIO(b"i\n")), "u", None)] == ["slot"]
+    assert [kind for kind, _ in _ring_pieces(ring, b"i\n")] == ["slot"]
     assert ring.turn == 4
+
+
+def test_the_ring_hands_out_the_whole_lines_of_a_paused_pipe():
+    ring = parallel._Ring(3, slot_size=64)
+    read_end, write_end = os.pipe()
+    handed = []
+    idle = []
+    with open(read_end, "rb") as reader:
+        pieces = ring.pieces(reader, "t", None, idle=idle.append)
+
+        def take_one():
+            handed.append(bytes(ring.view[slice(*_span(next(pieces)))]))
+
+        os.write(write_end, b'{"a":1}\n{"b"')
+        taker = threading.Thread(target=take_one, daemon=True)
+        taker.start()
+        taker.join(timeout=30)  # only so that a failure does not hang
+        assert handed == [b'{"a":1}\n'], "the whole line waited for more input"
+        assert idle == []  # called once the piece is out, when the reader asks for the next
+        os.write(write_end, b':2}\n')
+        os.close(write_end)
+        handed += [bytes(ring.view[slice(*_span(job))]) for job in pieces]
+    assert handed == [b'{"a":1}\n', b'{"b":2}\n']
+    assert len(idle) == 1 and callable(idle[0])
+
+
+def _span(job):
+    offset, length = job.args
+    return offset, offset + length
 
 
 def _children(pid):
@@ -305,3 +353,91 @@ def test_progress_on_a_named_pipe_loses_nothing(cli_env, tmp_path):
     writer.join(timeout=10)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(b"\n") == 1000
+
+
+# A live stream under -j (issue 9, item 5): `tail -f log | jsonfilter -j 2`
+# wrote nothing until several MiB had come or the input ended. Here several
+# MiB come at once (the workers start, pieces go out), then one selected line,
+# and the producer waits: that line must come out before it closes its end.
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_line_from_a_paused_pipe_comes_out_before_more_input(cli_env, jobs):
+    bulk = "".join(datagen.file_lines(3, 0, 60_000)).encode()
+    last = b'{"index": 1, "total": 1, "note": "the last line before a pause"}\n'
+    expected = filter_record(last.rstrip(b"\n"), Spec(threshold=1.5)) + b"\n"
+    proc = subprocess.Popen(["jsonfilter", "-j", jobs, "-t", "1.5"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+    out = bytearray()
+    seen = threading.Event()
+
+    def read_stdout():
+        while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+            out.extend(chunk)
+            if out.endswith(expected):
+                seen.set()
+
+    reader = threading.Thread(target=read_stdout, daemon=True)
+    reader.start()
+    try:
+        proc.stdin.write(bulk + last)
+        proc.stdin.flush()
+        # The timeout only keeps a failure from hanging the suite.
+        came_before_the_end = seen.wait(timeout=60)
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+        reader.join(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert came_before_the_end, "the line waited for the end of the input"
+    one = subprocess.run(["jsonfilter", "-t", "1.5"], input=bulk + last, capture_output=True, env=cli_env,
+                         timeout=60)
+    assert bytes(out) == one.stdout
+    assert one.stdout.count(b"\n") > 1000
+
+
+# Memory on junk (issue 9 item 4, issue 10 item 2): a result kept a tuple for
+# every bad line and a list of selected lines, so 20 MB of `x` lines took
+# 2.16 GB under -j 2. Each process must stay within 64 MB. RUSAGE_CHILDREN
+# of a wrapper gives the largest peak of the processes it waited for and of
+# theirs: jsonfilter and its workers alike.
+PEAK_RSS = r"""
+import resource, subprocess, sys
+status = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+MAX_RSS_KB = 64 * 1024
+
+
+def _largest_peak_rss_kb(command, env, cwd=None, stdin=None):
+    """(exit status, the largest peak RSS in KiB of `command` and the processes it starts)."""
+    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], stdin=stdin, capture_output=True,
+                            env=env, cwd=cwd, timeout=600, check=True)
+    status, peak = result.stdout.split()
+    return int(status), int(peak)
+
+
+def test_the_peak_rss_measure_sees_the_processes_a_child_starts(cli_env):
+    grandchild = [sys.executable, "-c", "bytearray(200 << 20)"]
+    child = [sys.executable, "-c", f"import subprocess; subprocess.run({grandchild!r})"]
+    assert _largest_peak_rss_kb(child, cli_env)[1] > 200 * 1024
+
+
+@pytest.fixture(scope="module")
+def junk(tmp_path_factory):
+    path = tmp_path_factory.mktemp("junk") / "junk.txt"
+    path.write_bytes(b"x\n" * 10_000_000)  # 20 MB
+    return path
+
+
+# Both -j values, and both ways of reading (ranges of a file read by the
+# workers, the ring filled from stdin); each run takes a while.
+@pytest.mark.parametrize("jobs, via", [("2", "file"), ("0", "stdin")])
+def test_junk_lines_keep_every_process_within_64_mb(cli_env, junk, jobs, via):
+    if via == "file":
+        status, peak = _largest_peak_rss_kb(["jsonfilter", "-j", jobs, str(junk)], cli_env)
+    else:
+        with open(junk, "rb") as stdin:
+            status, peak = _largest_peak_rss_kb(["jsonfilter", "-j", jobs], cli_env, stdin=stdin)
+    assert status == 1  # bad records, warned about
+    assert peak <= MAX_RSS_KB

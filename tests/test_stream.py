@@ -1,19 +1,25 @@
 """The stream API: filter_stream over inputs, chunk by chunk, with counts and reports."""
+import fcntl
 import io
+import os
 
 import pytest
 
 from json_mapper import BadRecord, Counts, InputError, Spec, filter_chunk, filter_stream
-from json_mapper.inputs import read_chunks
+from json_mapper.inputs import PIPE_SIZE, open_input, read_available, read_chunks
 
 LINES = [b'{"index":%d,"total":1}\n' % (n % 3) for n in range(50)] + [b'{"index":1}\n', b"\n"]
 
 
 def test_filter_chunk_reports_bad_lines_with_their_place():
     result = filter_chunk(b'{"index":1,"total":1}\nx\n\n{"index":2,"total":1}\n{}\n')
-    assert result.lines == 5
-    assert result.selected == [b'{"index":1,"total":1,"sum_val":2.0}', b'{"index":2,"total":1,"sum_val":3.0}']
-    assert [(i, before) for i, _, before, _ in result.bad] == [(1, 1), (4, 2)]
+    first, second = b'{"index":1,"total":1,"sum_val":2.0}\n', b'{"index":2,"total":1,"sum_val":3.0}\n'
+    assert (result.lines, result.output, result.selected) == (5, first + second, 2)
+    assert [(bad.index, bad.offset, bad.selected) for bad in result.bad] == \
+        [(1, len(first), 1), (4, len(first + second), 2)]
+    assert result.bad[0].reason.startswith("invalid JSON: ")
+    assert result.bad[1].reason == 'missing field "index"'
+    assert result.bad_count == 2
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 7, 64, 1 << 20])
@@ -88,3 +94,37 @@ def test_options_reach_the_records(tmp_path):
 def test_an_unknown_error_mode_is_refused():
     with pytest.raises(ValueError, match="on_error"):
         filter_stream([], io.BytesIO(), on_error="ignore")
+
+
+def test_a_pipe_is_read_in_large_gulps_of_what_is_there(tmp_path):
+    # Reads go on while the pipe holds more, up to the chunk size, and stop
+    # as soon as it holds nothing: never a wait for input that has not come.
+    read_end, write_end = os.pipe()
+    try:
+        with open(read_end, "rb", closefd=False) as reader:
+            for piece in (b"a" * 1000 + b"\n", b"b" * 30_000 + b"\n", b"c\n"):
+                os.write(write_end, piece)
+            assert read_available(reader, 1 << 20, "x") == b"a" * 1000 + b"\n" + b"b" * 30_000 + b"\nc\n"
+            os.write(write_end, b"d" * 100)
+            assert read_available(reader, 50, "x") == b"d" * 50  # never more than asked
+            assert read_available(reader, 1 << 20, "x") == b"d" * 50
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="Linux only")
+def test_an_input_pipe_is_enlarged_to_hold_a_chunk():
+    read_end, write_end = os.pipe()
+    try:
+        assert fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) < PIPE_SIZE
+        os.write(write_end, b'{"index": 1, "total": 1}\n')
+        os.close(write_end)
+        write_end = None
+        with open_input(f"/dev/fd/{read_end}") as (reader, fmt):
+            assert fcntl.fcntl(reader.fileno(), fcntl.F_GETPIPE_SZ) == PIPE_SIZE
+            assert list(read_chunks(reader, "x", fmt)) == [b'{"index": 1, "total": 1}\n']
+    finally:
+        os.close(read_end)
+        if write_end is not None:
+            os.close(write_end)

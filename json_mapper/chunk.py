@@ -1,0 +1,114 @@
+"""Chunks of whole lines: what one chunk gave (ChunkResult), and the per-record loop that defines it.
+
+Every way of filtering a chunk (this loop, the fast path in `batch`, the
+workers of `-j`) gives a ChunkResult, and `stream.write_result` writes it.
+"""
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from .record import DEFAULT_SPEC, SKIPPED, BadRecord, filter_record
+
+# The bad lines a chunk keeps with their reasons; the rest are only counted,
+# so a chunk of junk costs no more memory than a clean one. No run shows
+# more messages than this (the command stops describing them after 10, and
+# --on-error fail stops at the first).
+KEEP_BAD = 10
+
+
+class BadLine(NamedTuple):
+    """A bad line of a chunk, and what had been selected (and skipped) before it."""
+
+    index: int  # 0-based line index within the chunk
+    reason: str  # the text after FILE:LINE
+    offset: int  # len(output) before this line
+    selected: int  # the number of selected lines before it
+    skipped: int = 0  # the number of lines Spec(missing="skip") passed over before it
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk gave: its selected lines' output as one block of bytes, and its bad lines."""
+
+    lines: int  # lines in the chunk (a last line without "\n" and blank lines count)
+    output: bytes  # the selected lines' output, each followed by b"\n"
+    selected: int  # how many lines `output` holds
+    bad: list  # the first KEEP_BAD BadLines of the chunk, in order
+    bad_count: int = 0  # every bad line of the chunk
+    skipped: int = 0  # the lines Spec(missing="skip") passed over: not selected, not bad
+
+
+def split_lines(chunk):
+    """The lines of `chunk` (bytes), without their b"\\n"; a last line without one counts."""
+    lines = chunk.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def filter_chunk(chunk, spec=DEFAULT_SPEC):
+    """Run `filter_record` over every line of `chunk` (bytes, or any buffer, of whole lines)."""
+    output = bytearray()
+    selected = 0
+    bad = []
+    bad_count = 0
+    skipped = 0
+    lines = 0
+    for lines, line in enumerate(_each_line(bytes(chunk)), 1):
+        try:
+            out = filter_record(line, spec)
+        except BadRecord as err:
+            if bad_count < KEEP_BAD:
+                bad.append(BadLine(lines - 1, err.reason, len(output), selected, skipped))
+            bad_count += 1
+            continue
+        if out is not None:
+            if out is SKIPPED:
+                skipped += 1
+                continue
+            output += out
+            output += b"\n"
+            selected += 1
+    return ChunkResult(lines, bytes(output), selected, bad, bad_count, skipped)
+
+
+def _each_line(chunk):
+    # A part at a time: a chunk of many short lines (junk) would otherwise
+    # cost a list of half a million bytes objects per MiB.
+    for part in parts(chunk, 64 << 10):
+        yield from split_lines(part)
+
+
+def parts(chunk, size):
+    """`chunk` (bytes) cut into slices of whole lines of at most `size` bytes (a longer line whole)."""
+    start = 0
+    end_of_chunk = len(chunk)
+    while start < end_of_chunk:
+        if end_of_chunk - start <= size:
+            end = end_of_chunk
+        else:
+            end = chunk.rfind(b"\n", start, start + size) + 1
+            if end <= start:  # a line longer than `size`
+                end = chunk.find(b"\n", start) + 1 or end_of_chunk
+        yield chunk[start:end]
+        start = end
+
+
+def joined(results):
+    """One ChunkResult for the results of consecutive chunks (keeping the first KEEP_BAD bad lines)."""
+    if len(results) == 1:
+        return results[0]
+    lines = selected = bad_count = skipped = 0
+    outputs = []
+    offset = 0
+    bad = []
+    for result in results:
+        for line in result.bad[:KEEP_BAD - len(bad)]:
+            bad.append(BadLine(lines + line.index, line.reason, offset + line.offset, selected + line.selected,
+                               skipped + line.skipped))
+        outputs.append(result.output)
+        offset += len(result.output)
+        lines += result.lines
+        selected += result.selected
+        bad_count += result.bad_count
+        skipped += result.skipped
+    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count, skipped)
