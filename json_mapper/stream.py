@@ -24,6 +24,7 @@ class Counts:
 
     lines_read: int = 0
     records_written: int = 0
+    skipped: int = 0  # records passed over by Spec(missing="skip")
     bad_records: int = 0
     bytes_read: int = 0
     unreadable_inputs: int = 0
@@ -113,10 +114,12 @@ def write_result(result, name, lineno, out, on_error, report, counts):
         first = result.bad[0]
         _write(out, result.output[:first.offset], first.selected, counts)
         counts.lines_read += first.index + 1
+        counts.skipped += first.skipped
         counts.bad_records += 1
         raise BadRecord(first.reason, name, lineno + first.index + 1)
     _write(out, result.output, result.selected, counts)
     counts.lines_read += result.lines
+    counts.skipped += result.skipped
     if on_error == "warn":
         for bad in result.bad[:max(0, KEEP_BAD - counts.bad_records)]:
             report(BadRecord(bad.reason, name, lineno + bad.index + 1))
