@@ -5,7 +5,7 @@ workers of `-j`) gives a ChunkResult, and `stream.write_result` writes it.
 """
 from collections import namedtuple
 
-from .record import DEFAULT_SPEC, BadRecord, filter_record
+from .record import DEFAULT_SPEC, SKIPPED, BadRecord, filter_record
 
 # The bad lines a chunk keeps with their reasons; the rest are only counted,
 # so a chunk of junk costs no more memory than a clean one. No run shows
@@ -17,10 +17,13 @@ KEEP_BAD = 10
 # Named tuples rather than a dataclass and typing.NamedTuple: those modules
 # take longer to import than a short run takes to filter its input.
 
-# A bad line of a chunk, and what had been selected before it: its 0-based
-# line index within the chunk, the text after FILE:LINE, len(output) before
-# this line, and the number of selected lines before it.
-BadLine = namedtuple("BadLine", "index reason offset selected")
+# A bad line of a chunk, and what had been selected (and skipped) before it:
+#   index: 0-based line index within the chunk
+#   reason: the text after FILE:LINE
+#   offset: len(output) before this line
+#   selected: the number of selected lines before it
+#   skipped: the number of lines Spec(missing="skip") passed over before it
+BadLine = namedtuple("BadLine", "index reason offset selected skipped", defaults=(0,))
 
 # What one chunk gave: its selected lines' output as one block of bytes, and
 # its bad lines.
@@ -29,7 +32,8 @@ BadLine = namedtuple("BadLine", "index reason offset selected")
 #   selected: how many lines `output` holds
 #   bad: the first KEEP_BAD BadLines of the chunk, in order
 #   bad_count: every bad line of the chunk
-ChunkResult = namedtuple("ChunkResult", "lines output selected bad bad_count", defaults=(0,))
+#   skipped: the lines Spec(missing="skip") passed over: not selected, not bad
+ChunkResult = namedtuple("ChunkResult", "lines output selected bad bad_count skipped", defaults=(0, 0))
 
 
 def split_lines(chunk):
@@ -46,20 +50,24 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC):
     selected = 0
     bad = []
     bad_count = 0
+    skipped = 0
     lines = 0
     for lines, line in enumerate(_each_line(bytes(chunk)), 1):
         try:
             out = filter_record(line, spec)
         except BadRecord as err:
             if bad_count < KEEP_BAD:
-                bad.append(BadLine(lines - 1, err.reason, len(output), selected))
+                bad.append(BadLine(lines - 1, err.reason, len(output), selected, skipped))
             bad_count += 1
             continue
         if out is not None:
+            if out is SKIPPED:
+                skipped += 1
+                continue
             output += out
             output += b"\n"
             selected += 1
-    return ChunkResult(lines, bytes(output), selected, bad, bad_count)
+    return ChunkResult(lines, bytes(output), selected, bad, bad_count, skipped)
 
 
 def _each_line(chunk):
@@ -88,16 +96,18 @@ def joined(results):
     """One ChunkResult for the results of consecutive chunks (keeping the first KEEP_BAD bad lines)."""
     if len(results) == 1:
         return results[0]
-    lines = selected = bad_count = 0
+    lines = selected = bad_count = skipped = 0
     outputs = []
     offset = 0
     bad = []
     for result in results:
         for line in result.bad[:KEEP_BAD - len(bad)]:
-            bad.append(BadLine(lines + line.index, line.reason, offset + line.offset, selected + line.selected))
+            bad.append(BadLine(lines + line.index, line.reason, offset + line.offset, selected + line.selected,
+                               skipped + line.skipped))
         outputs.append(result.output)
         offset += len(result.output)
         lines += result.lines
         selected += result.selected
         bad_count += result.bad_count
-    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count)
+        skipped += result.skipped
+    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count, skipped)

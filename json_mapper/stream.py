@@ -21,14 +21,15 @@ class Counts:
     """What a run did; `seconds` is wall-clock time."""
 
     # A plain class: dataclasses takes longer to import than a short run takes.
-    __slots__ = ("lines_read", "records_written", "bad_records", "bytes_read", "unreadable_inputs",
-                 "seconds", "started")
+    __slots__ = ("lines_read", "records_written", "skipped", "bad_records", "bytes_read",
+                 "unreadable_inputs", "seconds", "started")
     _SHOWN = __slots__[:-1]
 
-    def __init__(self, lines_read=0, records_written=0, bad_records=0, bytes_read=0,
+    def __init__(self, lines_read=0, records_written=0, skipped=0, bad_records=0, bytes_read=0,
                  unreadable_inputs=0, seconds=0.0, started=None):
         self.lines_read = lines_read
         self.records_written = records_written
+        self.skipped = skipped  # records passed over by Spec(missing="skip")
         self.bad_records = bad_records
         self.bytes_read = bytes_read
         self.unreadable_inputs = unreadable_inputs
@@ -131,10 +132,12 @@ def write_result(result, name, lineno, out, on_error, report, counts):
         first = result.bad[0]
         _write(out, result.output[:first.offset], first.selected, counts)
         counts.lines_read += first.index + 1
+        counts.skipped += first.skipped
         counts.bad_records += 1
         raise BadRecord(first.reason, name, lineno + first.index + 1)
     _write(out, result.output, result.selected, counts)
     counts.lines_read += result.lines
+    counts.skipped += result.skipped
     if on_error == "warn":
         for bad in result.bad[:max(0, KEEP_BAD - counts.bad_records)]:
             report(BadRecord(bad.reason, name, lineno + bad.index + 1))
