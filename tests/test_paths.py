@@ -9,17 +9,15 @@ import io
 import json
 import random
 import re
-import subprocess
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, require_module
+from conftest import require_module
 from json_mapper.batch import BatchFilter
 from json_mapper.record import SKIPPED, BadRecord, Spec, field_path, filter_record
 from json_mapper.stream import filter_chunk, filter_stream
-from markdown_pages import blocks
 
 BAD = "bad"
 ALL = ("bad", "skip", "zero")
@@ -520,25 +518,3 @@ def test_fast_path_agrees_with_per_record_on_any_nesting(data, paths, mode, thre
                 batch._stage = min(stage, len(batch._stages) - 1)
             got = batch(chunk)
             assert got == expected
-
-
-# ------------------------------------------------------- the docs' examples
-
-PENDING_DOC = ROOT / "docs-pending" / "paths.md"
-
-
-def _console_examples(text):
-    for body in blocks(text, "console"):
-        for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
-            command, _, output = chunk.partition("\n")
-            if command != "echo $?":
-                status = re.search(re.escape(f"$ {command}\n{output}") + r"\$ echo \$\?\n(\d+)\n", text)
-                yield command, output, int(status.group(1)) if status else 0
-
-
-@pytest.mark.parametrize("command, output, status", list(_console_examples(PENDING_DOC.read_text())))
-def test_pending_doc_examples(command, output, status, cli_env):
-    result = subprocess.run(["bash", "-c", f'{command}\necho "status $?" >&2'], cwd=ROOT, env=cli_env,
-                            capture_output=True, timeout=60)
-    assert (result.stdout + result.stderr.rpartition(b"status ")[0]).decode() == output
-    assert int(result.stderr.rpartition(b"status ")[2]) == status
