@@ -31,7 +31,7 @@ import operator
 
 import msgspec
 
-from .chunk import ChunkResult, joined, parts, split_lines
+from .chunk import KEEP_BAD, ChunkResult, joined, parts, split_lines
 from .chunk import filter_chunk as filter_chunk_per_record
 from .inputs import CHUNK_SIZE
 from .record import BadRecord, filter_record
@@ -95,14 +95,15 @@ class BatchFilter:
             self._totals = lambda records: list(map(add, records))
         self._records_closed = True  # which decoder worked last
 
-    def __call__(self, chunk):
+    def __call__(self, chunk, keep=KEEP_BAD):
+        """The ChunkResult of `chunk`, keeping its first `keep` bad lines."""
         result = self._scanned(chunk)
         if result is not None:
             return result
         # A part at a time, each by msgspec or else per record: the lines of
         # a large piece of -j (a memoryview of its ring) stay few in memory.
-        return joined([self._decoded(part) or filter_chunk_per_record(part, self.spec)
-                       for part in parts(bytes(chunk), CHUNK_SIZE)])
+        return joined([self._decoded(part) or filter_chunk_per_record(part, self.spec, keep)
+                       for part in parts(bytes(chunk), CHUNK_SIZE)], keep)
 
     def fast(self, chunk):
         """The ChunkResult, or None when this chunk needs the per-record path."""
@@ -118,7 +119,10 @@ class BatchFilter:
             return None
         lines, candidates = found
         selected = _exact(candidates, self.spec)
-        return None if selected is None else ChunkResult(lines, *selected, [], 0)
+        if selected is None:
+            return None
+        # The scanner vouches for blank lines too; they are counted apart.
+        return ChunkResult(lines, *selected, [], 0, _scan.blank_lines(chunk))
 
     def _decoded(self, chunk):
         """The ChunkResult by msgspec, or None."""
@@ -136,6 +140,7 @@ class BatchFilter:
                 return None
             self._records_closed = False
         selected = self._select(lines, records)
+        # No blank line: msgspec decodes none, and its chunk goes per record.
         return None if selected is None else ChunkResult(len(lines), *selected, [], 0)
 
     def _select(self, lines, records):

@@ -6,12 +6,11 @@ workers of `-j`) gives a ChunkResult, and `stream.write_result` writes it.
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .record import DEFAULT_SPEC, BadRecord, filter_record
+from .record import DEFAULT_SPEC, JSON_WS, BadRecord, filter_record
 
-# The bad lines a chunk keeps with their reasons; the rest are only counted,
-# so a chunk of junk costs no more memory than a clean one. No run shows
-# more messages than this (the command stops describing them after 10, and
-# --on-error fail stops at the first).
+# The bad lines a chunk keeps with their reasons, unless told how many it
+# needs (the messages a run still shows); the rest are only counted, so a
+# chunk of junk costs no more memory than a clean one.
 KEEP_BAD = 10
 
 
@@ -22,6 +21,7 @@ class BadLine(NamedTuple):
     reason: str  # the text after FILE:LINE
     offset: int  # len(output) before this line
     selected: int  # the number of selected lines before it
+    blank: int = 0  # the number of blank lines before it
 
 
 @dataclass
@@ -31,8 +31,12 @@ class ChunkResult:
     lines: int  # lines in the chunk (a last line without "\n" and blank lines count)
     output: bytes  # the selected lines' output, each followed by b"\n"
     selected: int  # how many lines `output` holds
-    bad: list  # the first KEEP_BAD BadLines of the chunk, in order
+    bad: list  # the first few (KEEP_BAD, or as asked) BadLines of the chunk, in order
     bad_count: int = 0  # every bad line of the chunk
+    blank: int = 0  # the blank lines (nothing but JSON whitespace)
+    # Every bad line as it was read, each ending with b"\n" (a b"\r\n" ending
+    # becomes b"\n"): the --rejects file's share of this chunk.
+    rejects: bytes = b""
 
 
 def split_lines(chunk):
@@ -43,26 +47,36 @@ def split_lines(chunk):
     return lines
 
 
-def filter_chunk(chunk, spec=DEFAULT_SPEC):
-    """Run `filter_record` over every line of `chunk` (bytes, or any buffer, of whole lines)."""
+def filter_chunk(chunk, spec=DEFAULT_SPEC, keep=KEEP_BAD):
+    """Run `filter_record` over every line of `chunk` (bytes, or any buffer, of whole lines).
+
+    The first `keep` bad lines (at least one) are kept with their reasons.
+    """
+    keep = max(keep, 1)
     output = bytearray()
+    rejects = bytearray()
     selected = 0
     bad = []
     bad_count = 0
+    blank = 0
     lines = 0
     for lines, line in enumerate(_each_line(bytes(chunk)), 1):
         try:
             out = filter_record(line, spec)
         except BadRecord as err:
-            if bad_count < KEEP_BAD:
-                bad.append(BadLine(lines - 1, err.reason, len(output), selected))
+            if bad_count < keep:
+                bad.append(BadLine(lines - 1, err.reason, len(output), selected, blank))
             bad_count += 1
+            rejects += line[:-1] if line.endswith(b"\r") else line
+            rejects += b"\n"
             continue
         if out is not None:
             output += out
             output += b"\n"
             selected += 1
-    return ChunkResult(lines, bytes(output), selected, bad, bad_count)
+        elif not line.strip(JSON_WS):
+            blank += 1
+    return ChunkResult(lines, bytes(output), selected, bad, bad_count, blank, bytes(rejects))
 
 
 def _each_line(chunk):
@@ -87,20 +101,23 @@ def parts(chunk, size):
         start = end
 
 
-def joined(results):
-    """One ChunkResult for the results of consecutive chunks (keeping the first KEEP_BAD bad lines)."""
+def joined(results, keep=KEEP_BAD):
+    """One ChunkResult for the results of consecutive chunks (keeping the first `keep` bad lines)."""
     if len(results) == 1:
         return results[0]
-    lines = selected = bad_count = 0
+    lines = selected = bad_count = blank = 0
     outputs = []
     offset = 0
     bad = []
     for result in results:
-        for line in result.bad[:KEEP_BAD - len(bad)]:
-            bad.append(BadLine(lines + line.index, line.reason, offset + line.offset, selected + line.selected))
+        for line in result.bad[:max(keep, 1) - len(bad)]:
+            bad.append(BadLine(lines + line.index, line.reason, offset + line.offset,
+                               selected + line.selected, blank + line.blank))
         outputs.append(result.output)
         offset += len(result.output)
         lines += result.lines
         selected += result.selected
         bad_count += result.bad_count
-    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count)
+        blank += result.blank
+    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count, blank,
+                       b"".join(result.rejects for result in results))

@@ -367,7 +367,7 @@ def test_every_truncated_prefix(tmp_path, fmt):
     for cut in range(len(blob) + 1):
         path.write_bytes(blob[:cut])
         out, problems = io.BytesIO(), []
-        filter_stream([path], out, Spec(threshold=float(HALF)), report=problems.append)
+        filter_stream([path], out, spec=Spec(threshold=float(HALF)), report=problems.append)
         assert_whole_prefix(out.getvalue(), full)
         if fmt and 6 <= cut < len(blob):
             assert [type(p) for p in problems][-1:] == [InputError], cut

@@ -87,7 +87,7 @@ def test_options_reach_the_records(tmp_path):
     path = tmp_path / "in.json"
     path.write_bytes(b'{"a":1,"b":2}\n{"a":1,"b":0}\n')
     out = io.BytesIO()
-    filter_stream([str(path)], out, Spec(threshold=2, fields=("a", "b"), sum_field="s"))
+    filter_stream([str(path)], out, spec=Spec(threshold=2, fields=("a", "b"), sum_field="s"))
     assert out.getvalue() == b'{"a":1,"b":2,"s":3.0}\n'
 
 
