@@ -29,6 +29,7 @@ PIPE_SIZE = 1 << 20
 
 BOM = b"\xef\xbb\xbf"
 
+ZSTD_READ_SIZE = 1 << 16  # compressed bytes decompressed at a time
 STREAM_NAME = "<stream>"  # a file object without a name of its own
 
 
@@ -106,26 +107,34 @@ class _ZstdReader(io.RawIOBase):
         self._context = zstandard.ZstdDecompressor()
         self._frame = None  # the frame being decompressed
         self._pending = memoryview(b"")
+        self._error = None
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
         while not self._pending:
-            data = self._raw.read1(CHUNK_SIZE)
+            if self._error:
+                raise self._error
+            # Small reads, so that what comes before damaged data is handed
+            # out before the damage is found.
+            data = self._raw.read1(ZSTD_READ_SIZE)
             if not data:
                 if self._frame is not None:
                     raise self._zstandard.ZstdError("the data ends inside a frame")
                 return 0
             pieces = []
-            while data:
-                if self._frame is None:
-                    self._frame = self._context.decompressobj()
-                pieces.append(self._frame.decompress(data))
-                data = b""
-                if self._frame.eof:
-                    data = self._frame.unused_data
-                    self._frame = None
+            try:
+                while data:
+                    if self._frame is None:
+                        self._frame = self._context.decompressobj()
+                    pieces.append(self._frame.decompress(data))
+                    data = b""
+                    if self._frame.eof:
+                        data = self._frame.unused_data
+                        self._frame = None
+            except self._zstandard.ZstdError as err:
+                self._error = err  # raised once what came before it has been read
             self._pending = memoryview(b"".join(pieces))
         size = min(len(buffer), len(self._pending))
         buffer[:size] = self._pending[:size]

@@ -23,6 +23,7 @@ import termios
 import time
 
 import pytest
+import zstandard
 
 from json_mapper import BadRecord, InputError, Spec, filter_chunk, filter_stream
 from json_mapper.datagen import file_lines
@@ -315,6 +316,7 @@ COMPRESSORS = {
     "gzip": lambda data: gzip.compress(data, compresslevel=1),
     "bzip2": lambda data: bz2.compress(data, compresslevel=1),
     "xz": lambda data: lzma.compress(data, preset=1),
+    "zstd": lambda data: zstandard.ZstdCompressor(level=1).compress(data),
 }
 
 
