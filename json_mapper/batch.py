@@ -1,17 +1,22 @@
 """The fast path: decide a whole chunk of lines at once.
 
-Only the lines picked here go through `filter_record`, so what is written is
-exactly what the per-record path writes. There are two ways to pick them,
-tried in turn:
+What it writes is exactly what the per-record path writes, only sooner.
+There are two ways, tried in turn:
 
 1. The native scanner (`_scan.c`, built at install where there is a C
-   compiler) reads every line once, in C, and returns the few that may be
-   selected. It vouches only for lines orjson certainly reads the same way,
-   and returns None for a chunk holding anything else.
+   compiler) reads every line once, in C, and writes the output of the lines
+   it decides; the others (a summed field missing, null or not a plain
+   number...) it hands to filter_record, in order. It vouches only for lines
+   orjson certainly reads the same way, and returns None for a chunk holding
+   anything else.
 2. msgspec decodes only the fields being added up (one C call per line, no
-   Python objects for the rest of the record). msgspec is more lenient than
-   orjson in a few places, so a chunk is decided this way only when nothing
-   in it could be read differently:
+   Python objects for the rest of the record; a nested field is decoded
+   through nested Structs, one per object on its path), and only the lines
+   it picks go through filter_record. With --missing skip or zero, a last
+   decoder lets those fields be absent or null: such a field counts 0, or
+   makes the sum a NaN, which marks a skipped record. msgspec is more
+   lenient than orjson in a few places, so a chunk is decided this way only
+   when nothing in it could be read differently:
    - with records that hold nothing but the summed fields, every byte is
      decoded, so there is nothing to screen;
    - with other fields, msgspec skips them without checking that their
@@ -27,14 +32,14 @@ finite, deep nesting, any error while decoding) sends the whole chunk
 through `chunk.filter_chunk`, which is always exact.
 """
 import math
-import operator
+from typing import Optional
 
 import msgspec
 
 from .chunk import KEEP_BAD, ChunkResult, joined, parts, split_lines
 from .chunk import filter_chunk as filter_chunk_per_record
 from .inputs import CHUNK_SIZE
-from .record import BadRecord, filter_record
+from .record import SKIPPED, BadRecord, filter_record
 
 try:
     from . import _scan
@@ -66,34 +71,17 @@ class BatchFilter:
     def __init__(self, spec, native=True):
         self.spec = spec
         self._native = native and _scan is not None
-        self._keys = tuple(name.encode("utf-8") for name in spec.fields)
-        # Attribute names are generated (any string may be a JSON field name);
-        # `rename` maps them back to the names in the data.
-        names = list(dict.fromkeys(spec.fields))
-        attrs = {name: f"f{i}" for i, name in enumerate(names)}
-        rename = {attr: name for name, attr in attrs.items()}
-        fields = [(attr, float) for attr in attrs.values()]
+        self._paths = tuple(tuple(key.encode("utf-8") for key in path) for path in spec.paths)
+        self._stage = 0  # the first of self._stages to try: the one that worked last
         try:
-            # gc=False: records holding only floats need no cycle collection,
-            # and a million of them would otherwise set it off again and again.
-            closed = msgspec.defstruct("Closed", fields, rename=rename, forbid_unknown_fields=True,
-                                       gc=False)
-            open_ = msgspec.defstruct("Open", fields, rename=rename, gc=False)
+            self._stages = _stages(spec)
         except ValueError:
             # A name msgspec cannot match (a quote, a backslash, a control
-            # character): every chunk takes the per-record path.
+            # character), or a key that one path ends at and another goes
+            # through: every chunk takes the per-record path.
             self.usable = False
             return
         self.usable = True
-        self._closed = msgspec.json.Decoder(closed)
-        self._open = msgspec.json.Decoder(open_)
-        order = [attrs[name] for name in spec.fields]
-        if order == ["f0", "f1"]:  # the usual case, in one comprehension
-            self._totals = _totals_of_two
-        else:
-            add = _adder(order)
-            self._totals = lambda records: list(map(add, records))
-        self._records_closed = True  # which decoder worked last
 
     def __call__(self, chunk, keep=KEEP_BAD):
         """The ChunkResult of `chunk`, keeping its first `keep` bad lines."""
@@ -114,60 +102,164 @@ class BatchFilter:
         """The ChunkResult by the native scanner, or None."""
         if not self._native:
             return None
-        found = _scan.candidates(chunk, self._keys, self.spec.threshold)
+        spec = self.spec
+        skipped = 0
+
+        def decide(line):
+            # A line the scanner leaves to filter_record; a bad one raises
+            # BadRecord out of emit, and the chunk goes per record.
+            nonlocal skipped
+            out = filter_record(line, spec)
+            if out is SKIPPED:
+                skipped += 1
+                return None
+            return out
+
+        try:
+            found = _scan.emit(chunk, self._paths, spec.threshold, spec.sum_key, decide)
+        except BadRecord:
+            return None
         if found is None:
             return None
-        lines, candidates = found
-        selected = _exact(candidates, self.spec)
-        if selected is None:
-            return None
+        lines, selected, output = found
         # The scanner vouches for blank lines too; they are counted apart.
-        return ChunkResult(lines, *selected, [], 0, _scan.blank_lines(chunk))
+        return ChunkResult(lines, output, selected, [], 0, skipped, _scan.blank_lines(chunk))
 
     def _decoded(self, chunk):
         """The ChunkResult by msgspec, or None."""
         if not self.usable:
             return None
         lines = split_lines(chunk)
-        records = None
-        if self._records_closed:
-            records = _decode_each(self._closed, lines)
-        if records is None:
-            if not _screened(chunk, lines):
+        screened = None
+        for stage in range(self._stage, len(self._stages)):
+            decoder, open_, totals, nan_skips = self._stages[stage]
+            if open_ and screened is None:
+                screened = _screened(chunk, lines)
+            if open_ and not screened:
                 return None
-            records = _decode_each(self._open, lines)
-            if records is None:
-                return None
-            self._records_closed = False
-        selected = self._select(lines, records)
+            records = _decode_each(decoder, lines)
+            if records is not None:
+                self._stage = stage
+                break
+        else:
+            return None
+        decided = self._select(lines, totals(records), nan_skips)
         # No blank line: msgspec decodes none, and its chunk goes per record.
-        return None if selected is None else ChunkResult(len(lines), *selected, [], 0)
+        return None if decided is None else ChunkResult(len(lines), *decided[:2], [], 0, decided[2])
 
-    def _select(self, lines, records):
-        """(output, number of lines) of the selected records, or None if a record is bad."""
+    def _select(self, lines, totals, nan_skips=False):
+        """(output, number of lines, number skipped) of the selected records, or None if one is bad.
+
+        With `nan_skips`, a NaN sum is a record --missing skip passes over.
+        """
         threshold = self.spec.threshold
-        totals = self._totals(records)
         # The common case, decided in C: every sum finite (a NaN or an
         # infinity makes the plain sum of sums not finite) and none selected.
         if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
-            return b"", 0
+            return b"", 0, 0
+        skipped = 0
+        if nan_skips:
+            # Only a missing field makes a NaN here: this decoder's chunks are
+            # screened, so every number is finite, and adding finite numbers
+            # left to right may reach an infinity but never a NaN.
+            skipped = sum(total != total for total in totals)
+            if skipped:
+                totals = [threshold if total != total else total for total in totals]  # not picked
         # Not (finite and at most the threshold): selected, or a sum that is
         # not finite, which filter_record turns into a bad record.
-        return _exact([lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold],
-                      self.spec)
+        picked = [lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold]
+        decided = _exact(picked, self.spec)
+        return None if decided is None else (decided[0], decided[1], decided[2] + skipped)
+
+
+def _stages(spec):
+    """The ways msgspec may decode a chunk, tried in turn: (decoder, open, totals, nan_skips).
+
+    An open decoder skips the fields not summed, so its chunk must be screened
+    first. The last way, only for --missing skip and zero, lets the summed
+    fields and the objects on their paths be absent or null; with skip, such
+    a record's sum is a NaN (`nan_skips`).
+    """
+    tree = _tree(spec.paths)
+    chains = [".".join(_chain(tree, path)) for path in spec.paths]
+    strict_totals = _totals(chains)
+    stages = [(_decoder(tree, closed=True), False, strict_totals, False),
+              (_decoder(tree, closed=False), True, strict_totals, False)]
+    if spec.missing != "bad":
+        skip = spec.missing == "skip"
+        absent = math.nan if skip else 0.0
+        stages.append((_decoder(tree, closed=False, absent=absent), True,
+                       _lenient_totals(chains, absent), skip))
+    return stages
+
+
+def _tree(paths):
+    """The paths as nested dicts, {key: None for a summed field, or the dict of the keys inside}."""
+    tree = {}
+    for path in paths:
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if node is None:
+                raise ValueError(f"{key!r} is both summed and a path to a summed field")
+        if node.setdefault(path[-1], None) is not None:
+            raise ValueError(f"{path[-1]!r} is both summed and a path to a summed field")
+    return tree
+
+
+def _chain(tree, path):
+    """The attribute names of `path` in the structs `_decoder` makes of `tree`."""
+    chain = []
+    node = tree
+    for key in path:
+        chain.append(f"f{list(node).index(key)}")
+        node = node[key]
+    return chain
+
+
+def _decoder(tree, closed, absent=None):
+    return msgspec.json.Decoder(_struct(tree, closed, absent))
+
+
+def _struct(tree, closed, absent=None):
+    """A msgspec Struct type decoding the keys of `tree`, nested ones as nested Structs.
+
+    Attribute names are generated (any string may be a JSON field name);
+    `rename` maps them back to the keys in the data. Closed structs forbid
+    other keys, so that a chunk they decode has had every byte checked.
+    Unless `absent` is None, every key may be absent (a summed field then
+    holds `absent`) or null (None).
+    """
+    fields = []
+    rename = {}
+    for i, (key, inner) in enumerate(tree.items()):
+        rename[f"f{i}"] = key
+        if inner is None:
+            kind, default = float, absent
+        else:
+            kind = _struct(inner, closed, absent)
+            default = msgspec.field(default_factory=kind)
+        fields.append((f"f{i}", kind) if absent is None else (f"f{i}", Optional[kind], default))
+    # gc=False: records holding only floats need no cycle collection, and a
+    # million of them would otherwise set it off again and again.
+    return msgspec.defstruct("Fields", fields, rename=rename, forbid_unknown_fields=closed, gc=False)
 
 
 def _exact(candidates, spec):
-    """(output, number of lines) of the candidates filter_record selects, or None if one is bad."""
+    """(output, number of lines, number skipped) of the candidates, by filter_record; None if one is bad."""
     selected = []
+    skipped = 0
     for line in candidates:
         try:
             out = filter_record(line, spec)
         except BadRecord:
             return None
         if out is not None:
-            selected.append(out)
-    return (b"\n".join(selected) + b"\n", len(selected)) if selected else (b"", 0)
+            if out is SKIPPED:
+                skipped += 1
+            else:
+                selected.append(out)
+    return (b"\n".join(selected) + b"\n" if selected else b""), len(selected), skipped
 
 
 def _decode_each(decoder, lines):
@@ -178,26 +270,61 @@ def _decode_each(decoder, lines):
         return None
 
 
-def _totals_of_two(records):
-    return [record.f0 + record.f1 for record in records]
+def _totals(chains):
+    """A function from records to their sums, added left to right as filter_record adds.
+
+    `chains` are the attribute paths of the summed fields ("f0.f1": record.f0.f1).
+    They are made here, never taken from the data, so the loop can be written
+    out as code: a comprehension of plain attribute reads is the fastest loop
+    there is, several times faster than calling getters.
+    """
+    return eval(f"lambda records: [{_sum_of(chains)} for record in records]")
 
 
-def _adder(attrs):
-    """A function giving a record's sum, added left to right as filter_record adds."""
-    if len(attrs) == 1:
-        return operator.attrgetter(attrs[0])
-    if len(attrs) == 2:
-        first, second = map(operator.attrgetter, attrs)
-        return lambda record: first(record) + second(record)
-    values = operator.attrgetter(*attrs)
+def _adder(chains):
+    """A function giving one record's sum."""
+    return eval(f"lambda record: {_sum_of(chains)}")
 
-    def add(record):
-        total, *rest = values(record)
-        for value in rest:
-            total += value
+
+def _sum_of(chains):
+    return " + ".join(f"record.{chain}" for chain in chains)
+
+
+def _lenient_totals(chains, absent):
+    """As `_totals`, for Structs whose summed fields may hold `absent`, or None on a null."""
+    plain = _totals(chains)
+    add_plain = _adder(chains)
+    chains = [chain.split(".") for chain in chains]
+
+    def add_nulls(record):
+        total = None
+        for chain in chains:
+            value = record
+            for attr in chain:
+                value = getattr(value, attr)
+                if value is None:  # a null on the path
+                    value = absent
+                    break
+            total = value if total is None else total + value
         return total
 
-    return add
+    def add(record):
+        # None + a number raises, and so does None.f0; with one field, the
+        # None itself comes out.
+        try:
+            total = add_plain(record)
+        except (TypeError, AttributeError):
+            return add_nulls(record)
+        return add_nulls(record) if total is None else total
+
+    def totals(records):
+        try:  # as fast as `_totals` while no record holds a null
+            found = plain(records)
+        except (TypeError, AttributeError):
+            found = None
+        return list(map(add, records)) if found is None or None in found else found
+
+    return totals
 
 
 def _screened(chunk, lines):

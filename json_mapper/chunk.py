@@ -6,7 +6,7 @@ workers of `-j`) gives a ChunkResult, and `stream.write_result` writes it.
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .record import DEFAULT_SPEC, JSON_WS, BadRecord, filter_record
+from .record import DEFAULT_SPEC, JSON_WS, SKIPPED, BadRecord, filter_record
 
 # The bad lines a chunk keeps with their reasons, unless told how many it
 # needs (the messages a run still shows); the rest are only counted, so a
@@ -15,12 +15,13 @@ KEEP_BAD = 10
 
 
 class BadLine(NamedTuple):
-    """A bad line of a chunk, and what had been selected before it."""
+    """A bad line of a chunk, and what had been selected (and skipped) before it."""
 
     index: int  # 0-based line index within the chunk
     reason: str  # the text after FILE:LINE
     offset: int  # len(output) before this line
     selected: int  # the number of selected lines before it
+    skipped: int = 0  # the number of lines Spec(missing="skip") passed over before it
     blank: int = 0  # the number of blank lines before it
 
 
@@ -33,6 +34,7 @@ class ChunkResult:
     selected: int  # how many lines `output` holds
     bad: list  # the first few (KEEP_BAD, or as asked) BadLines of the chunk, in order
     bad_count: int = 0  # every bad line of the chunk
+    skipped: int = 0  # the lines Spec(missing="skip") passed over: not selected, not bad
     blank: int = 0  # the blank lines (nothing but JSON whitespace)
     # Every bad line as it was read, each ending with b"\n" (a b"\r\n" ending
     # becomes b"\n"): the --rejects file's share of this chunk.
@@ -58,6 +60,7 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC, keep=KEEP_BAD):
     selected = 0
     bad = []
     bad_count = 0
+    skipped = 0
     blank = 0
     lines = 0
     for lines, line in enumerate(_each_line(bytes(chunk)), 1):
@@ -65,18 +68,21 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC, keep=KEEP_BAD):
             out = filter_record(line, spec)
         except BadRecord as err:
             if bad_count < keep:
-                bad.append(BadLine(lines - 1, err.reason, len(output), selected, blank))
+                bad.append(BadLine(lines - 1, err.reason, len(output), selected, skipped, blank))
             bad_count += 1
             rejects += line[:-1] if line.endswith(b"\r") else line
             rejects += b"\n"
             continue
         if out is not None:
+            if out is SKIPPED:
+                skipped += 1
+                continue
             output += out
             output += b"\n"
             selected += 1
         elif not line.strip(JSON_WS):
             blank += 1
-    return ChunkResult(lines, bytes(output), selected, bad, bad_count, blank, bytes(rejects))
+    return ChunkResult(lines, bytes(output), selected, bad, bad_count, skipped, blank, bytes(rejects))
 
 
 def _each_line(chunk):
@@ -105,19 +111,20 @@ def joined(results, keep=KEEP_BAD):
     """One ChunkResult for the results of consecutive chunks (keeping the first `keep` bad lines)."""
     if len(results) == 1:
         return results[0]
-    lines = selected = bad_count = blank = 0
+    lines = selected = bad_count = skipped = blank = 0
     outputs = []
     offset = 0
     bad = []
     for result in results:
         for line in result.bad[:max(keep, 1) - len(bad)]:
-            bad.append(BadLine(lines + line.index, line.reason, offset + line.offset,
-                               selected + line.selected, blank + line.blank))
+            bad.append(BadLine(lines + line.index, line.reason, offset + line.offset, selected + line.selected,
+                               skipped + line.skipped, blank + line.blank))
         outputs.append(result.output)
         offset += len(result.output)
         lines += result.lines
         selected += result.selected
         bad_count += result.bad_count
+        skipped += result.skipped
         blank += result.blank
-    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count, blank,
+    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count, skipped, blank,
                        b"".join(result.rejects for result in results))

@@ -16,7 +16,7 @@ import textwrap
 from . import __version__, hadoop
 from .inputs import InputError
 from .output import LineBlockWriter
-from .record import FIELDS, SUM_FIELD, THRESHOLD, BadRecord, Spec
+from .record import FIELDS, MISSING_MODES, SUM_FIELD, THRESHOLD, BadRecord, Spec
 from .stream import ON_ERROR_MODES, Counts, WorkerDied, filter_stream
 
 PROG = "jsonfilter"
@@ -136,10 +136,14 @@ def build_parser():
                         help=f"keep records whose sum is greater than NUM (default {THRESHOLD})")
     # Repeated -f options add up; the default is applied in main, only when none is given.
     parser.add_argument("-f", "--fields", type=_field_list, action="append", metavar="A,B,...",
-                        help=f"top-level fields to add up; repeat to add more "
-                        f"(default {','.join(FIELDS)})")
+                        help="fields to add up: each a path of keys, http.latency_ms, or a JSON "
+                        f"Pointer, /a.b/c; repeat to add more (default {','.join(FIELDS)})")
     parser.add_argument("-s", "--sum-field", type=_name, default=SUM_FIELD, metavar="NAME",
                         help=f"name of the field that receives the sum (default {SUM_FIELD})")
+    parser.add_argument("--missing", choices=MISSING_MODES, default="bad",
+                        help="a record whose summed field is absent or null: bad (a bad record), "
+                        "skip (not selected, counted in --stats) or zero (the field counts as 0); "
+                        "default bad")
     parser.add_argument("--on-error", choices=ON_ERROR_MODES, default="warn",
                         help="bad records: warn (report, go on, exit 1), skip (silently, "
                         "exit 0) or fail (stop, exit 2); default warn")
@@ -204,7 +208,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         fields = sum(args.fields, ()) if args.fields else FIELDS
-        spec = Spec(threshold=args.threshold, fields=fields, sum_field=args.sum_field)
+        spec = Spec(threshold=args.threshold, fields=fields, sum_field=args.sum_field,
+                    missing=args.missing)
     except ValueError as err:
         parser.error(str(err))
     reporter = Reporter(args.on_error, args.max_messages)
@@ -246,8 +251,10 @@ def main(argv=None):
     if task:
         task.report_counters(counts)
     if args.stats:
-        # Every line read is counted once: written, bad, blank or not selected.
-        say(f"{counts.lines_read} lines read, {counts.records_written} records written, "
+        # Every line read is counted once: written, bad, blank, not selected
+        # (or skipped: shown only where records can be skipped).
+        skipped = f"{counts.skipped} skipped, " if args.missing == "skip" else ""
+        say(f"{counts.lines_read} lines read, {counts.records_written} records written, {skipped}"
             f"{counts.bad_records} bad records, {counts.blank} blank, {counts.not_selected} not selected, "
             f"{counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
     if reporter.unreadable:

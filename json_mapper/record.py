@@ -6,7 +6,6 @@ shell around `filter_record`.
 import functools
 import math
 import re
-from dataclasses import dataclass
 
 import orjson
 
@@ -33,37 +32,123 @@ class BadRecord(ValueError):
         self.lineno = lineno
 
 
-@dataclass(frozen=True)
+MISSING_MODES = ("bad", "skip", "zero")
+
+
 class Spec:
-    """What to select: records whose `fields` add up to more than `threshold`."""
+    """What to select: records whose `fields` add up to more than `threshold`.
 
-    threshold: float = THRESHOLD
-    fields: tuple = FIELDS
-    sum_field: str = SUM_FIELD
+    Each field is a path of object keys: `http.latency_ms`, or a JSON Pointer
+    (RFC 6901) when it starts with "/": `/a.b/c` is key "c" inside key "a.b".
+    `paths` holds each field's keys, in the order of `fields`. `missing` says
+    what a record gets when a summed field is absent or null: "bad" (a bad
+    record), "skip" (not selected, counted apart: `filter_record` gives
+    SKIPPED) or "zero" (the field counts as 0). The sum field is a top-level key.
+    """
 
-    def __post_init__(self):
-        threshold = float(self.threshold)
-        if not math.isfinite(threshold):
-            raise ValueError(f"threshold must be a finite number, not {self.threshold!r}")
-        object.__setattr__(self, "threshold", threshold)
-        fields = (self.fields,) if isinstance(self.fields, str) else tuple(self.fields)
+    # A plain class, not a dataclass: the command builds one at every start.
+    __slots__ = ("threshold", "fields", "sum_field", "missing", "paths", "sum_key", "_steps")
+
+    def __init__(self, threshold=THRESHOLD, fields=FIELDS, sum_field=SUM_FIELD, missing="bad"):
+        value = float(threshold)
+        if not math.isfinite(value):
+            raise ValueError(f"threshold must be a finite number, not {threshold!r}")
+        fields = (fields,) if isinstance(fields, str) else tuple(fields)
         if not fields or not all(isinstance(f, str) and f for f in fields):
             raise ValueError("fields must be one or more non-empty names")
-        object.__setattr__(self, "fields", fields)
-        if not isinstance(self.sum_field, str) or not self.sum_field:
+        if not isinstance(sum_field, str) or not sum_field:
             raise ValueError("the sum field needs a non-empty name")
+        if missing not in MISSING_MODES:
+            raise ValueError(f"missing must be one of {', '.join(MISSING_MODES)}, not {missing!r}")
         # A name with a lone surrogate (what undecodable bytes in argv become)
         # can never be a JSON key, and orjson cannot even quote it in a message.
-        for name in fields + (self.sum_field,):
+        for name in fields + (sum_field,):
             try:
                 name.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValueError(f"field name {name!r} is not valid UTF-8") from None
+        paths = tuple(map(field_path, fields))
+        setattr_ = object.__setattr__
+        setattr_(self, "threshold", value)
+        setattr_(self, "fields", fields)
+        setattr_(self, "sum_field", sum_field)
+        setattr_(self, "missing", missing)
+        setattr_(self, "paths", paths)
+        # The sum field's name as JSON text, ready to splice into a record.
+        setattr_(self, "sum_key", orjson.dumps(sum_field))
+        setattr_(self, "_steps", tuple((name, keys[0], keys[1:]) for name, keys in zip(fields, paths)))
 
-    @functools.cached_property
-    def sum_key(self):
-        """The sum field's name as JSON text, ready to splice into a record."""
-        return orjson.dumps(self.sum_field)
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a Spec cannot be changed (its {name!r})")
+
+    def _key(self):
+        return (self.threshold, self.fields, self.sum_field, self.missing)
+
+    def __eq__(self, other):
+        return self._key() == other._key() if type(other) is Spec else NotImplemented
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __reduce__(self):
+        return (Spec, self._key())
+
+    def __repr__(self):
+        return "Spec(threshold={!r}, fields={!r}, sum_field={!r}, missing={!r})".format(*self._key())
+
+
+def field_path(name):
+    """The object keys that field name `name` reaches, outermost first.
+
+    `a.b` is ("a", "b"); a name starting with "/" is a JSON Pointer (RFC 6901):
+    "/" separates the keys, "~1" stands for "/" and "~0" for "~", so "/" alone
+    is the key "" and "/a.b" the key "a.b". Pointer tokens are always keys,
+    never array indexes.
+    """
+    if not name.startswith("/"):
+        keys = tuple(name.split("."))
+        if "" in keys:
+            raise ValueError(f"field {quoted(name)}: a path of keys cannot hold an empty key "
+                             f"(a JSON Pointer can: {_pointer(keys)})")
+        return keys
+    keys = []
+    for token in name[1:].split("/"):
+        if "~" in token:
+            if _BAD_ESCAPE.search(token):
+                raise ValueError(f"field {quoted(name)}: in a JSON Pointer, ~ must be followed "
+                                 "by 0 (for ~) or 1 (for /)")
+            token = token.replace("~1", "/").replace("~0", "~")
+        keys.append(token)
+    return tuple(keys)
+
+
+_BAD_ESCAPE = re.compile("~(?![01])")
+
+
+def _pointer(keys):
+    return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
+
+
+def _prefix(name, depth):
+    """The first `depth` keys of field name `name`, written as the name writes them."""
+    sep = "/" if name.startswith("/") else "."
+    return sep.join(name.split(sep)[:depth + (sep == "/")])
+
+
+class _Skipped:
+    __slots__ = ()
+
+    def __bool__(self):
+        return False
+
+    def __repr__(self):
+        return "SKIPPED"
+
+
+# What filter_record gives for a record that --missing skip passes over: not
+# selected, but counted apart from the records that are simply not selected.
+SKIPPED = _Skipped()
+_ABSENT = object()  # a key not found on a path
 
 
 DEFAULT_SPEC = Spec()
@@ -79,11 +164,12 @@ _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a bo
 
 
 def filter_record(record, spec=DEFAULT_SPEC):
-    """Return the output line for one record (bytes, no newline), or None.
+    """Return the output line for one record (bytes, no newline), None or SKIPPED.
 
-    None means the record is good but not selected, or the line is blank.
-    Raises BadRecord if the line is not a good record. `record` is the line's
-    bytes, with or without its line ending.
+    None means the record is good but not selected, or the line is blank;
+    SKIPPED (which is false, like None) that `spec.missing` is "skip" and a
+    summed field is absent or null. Raises BadRecord if the line is not a good
+    record. `record` is the line's bytes, with or without its line ending.
     """
     try:
         obj = orjson.loads(record)
@@ -96,23 +182,54 @@ def filter_record(record, spec=DEFAULT_SPEC):
         raise BadRecord(f"not a JSON object but {_TYPE_NAMES[type(obj)]}")
 
     total = None
-    for name in spec.fields:
+    skipped = False
+    for name, first, rest in spec._steps:
         try:
-            value = obj[name]
+            value = obj[first]
+            if rest:  # a nested field; tested first as it costs less than an empty loop
+                for key in rest:
+                    value = value[key]
         except KeyError:
-            raise BadRecord(f"missing field {quoted(name)}") from None
+            value = _ABSENT
+        except TypeError:  # something other than an object on the path
+            value = _blocked(obj, name, (first,) + rest)
         # type() rather than isinstance(): bool is a subclass of int, and
         # true/false are not numbers here.
         if type(value) is float or type(value) is int:
             # Add in double precision, left to right, as the issue defines.
             total = float(value) if total is None else total + float(value)
+        elif value is None or value is _ABSENT:
+            if spec.missing == "zero":
+                total = 0.0 if total is None else total + 0.0
+            elif spec.missing == "skip":
+                skipped = True  # but a later field may still make the record bad
+            elif value is None:
+                raise BadRecord(f"field {quoted(name)} is not a number")
+            else:
+                raise BadRecord(f"missing field {quoted(name)}")
         else:
             raise BadRecord(f"field {quoted(name)} is not a number")
+    if skipped:
+        return SKIPPED
     if not math.isfinite(total):
         raise BadRecord("sum is not finite")
     if not total > spec.threshold:
         return None
     return with_sum(record.strip(JSON_WS), obj, total, spec)
+
+
+def _blocked(obj, name, keys):
+    """_ABSENT if a null stands on the path `keys` of field `name`; else raise BadRecord."""
+    value = obj
+    for depth, key in enumerate(keys):
+        if value is None:
+            return _ABSENT  # as if the key holding null were not there
+        if type(value) is not dict:
+            raise BadRecord(f"field {quoted(name)}: {quoted(_prefix(name, depth))} is not an object")
+        value = value.get(key, _ABSENT)
+        if value is _ABSENT:
+            return _ABSENT
+    return value
 
 
 def _why_invalid(record, err):
@@ -213,5 +330,5 @@ def map_line(line, th=THRESHOLD):
     if isinstance(line, str):
         line = line.encode("utf-8", "surrogatepass")
     out = filter_record(line, _spec_for(th))
-    if out is not None:
+    if out:
         yield out.decode("utf-8")

@@ -25,6 +25,7 @@ class Counts:
 
     lines_read: int = 0
     records_written: int = 0  # the selected records
+    skipped: int = 0  # records passed over by Spec(missing="skip")
     bad_records: int = 0  # the rejected ones
     blank: int = 0  # lines of nothing but JSON whitespace
     bytes_read: int = 0
@@ -34,8 +35,8 @@ class Counts:
 
     @property
     def not_selected(self):
-        """Good records whose sum is not above the threshold: every line read is one of these four."""
-        return self.lines_read - self.blank - self.records_written - self.bad_records
+        """Good records whose sum is not above the threshold: every line read is one of these five."""
+        return self.lines_read - self.blank - self.records_written - self.bad_records - self.skipped
 
     @property
     def mb_per_s(self):
@@ -142,6 +143,7 @@ def write_result(result, name, lineno, out, on_error, report, counts, rejects=No
             rejects.write(result.rejects[:result.rejects.index(b"\n") + 1])
         counts.lines_read += first.index + 1
         counts.blank += first.blank
+        counts.skipped += first.skipped
         counts.bad_records += 1
         raise BadRecord(first.reason, name, lineno + first.index + 1)
     _write(out, result.output, result.selected, counts)
@@ -149,6 +151,7 @@ def write_result(result, name, lineno, out, on_error, report, counts, rejects=No
         rejects.write(result.rejects)
     counts.lines_read += result.lines
     counts.blank += result.blank
+    counts.skipped += result.skipped
     if on_error == "warn":
         for bad in result.bad[:max(0, max_messages - counts.bad_records)]:
             report(BadRecord(bad.reason, name, lineno + bad.index + 1))

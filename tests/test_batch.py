@@ -34,7 +34,7 @@ def same(chunk, spec=Spec()):
 
 def _opened(batch):
     # As after a chunk with other fields: the decoder that skips unknown fields goes first.
-    batch._records_closed = False
+    batch._stage = 1
     return batch
 
 

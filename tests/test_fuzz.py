@@ -102,7 +102,7 @@ def reference(line, spec):
     if type(obj) is not dict:
         return BAD, None
     total = None
-    for name in spec.fields:
+    for name in map(key_of, spec.fields):
         if name not in obj or type(obj[name]) not in (int, float):
             return BAD, None
         total = float(obj[name]) if total is None else total + float(obj[name])
@@ -189,10 +189,24 @@ plain_name = st.text(st.characters(blacklist_categories=("Cs",), blacklist_chara
                      min_size=1, max_size=6)
 
 
+def as_field(key):
+    """The -f name of top-level key `key`: a JSON Pointer where a plain name would be a path."""
+    if "." in key or key.startswith("/"):
+        return "/" + key.replace("~", "~0").replace("/", "~1")
+    return key
+
+
+def key_of(field):
+    """The top-level key an `as_field` name reaches."""
+    if field.startswith("/"):
+        return field[1:].replace("~1", "/").replace("~0", "~")
+    return field
+
+
 @st.composite
 def specs(draw, names=name):
     pool = draw(st.lists(names, min_size=1, max_size=3))
-    fields = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3))
+    fields = [as_field(key) for key in draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3))]
     sum_field = draw(st.one_of(names, st.sampled_from(pool + ["sum_val"])))
     threshold = draw(st.one_of(st.floats(-3, 3), st.floats(allow_nan=False, allow_infinity=False),
                                st.just(1.99)))
@@ -202,12 +216,13 @@ def specs(draw, names=name):
 @st.composite
 def records(draw, spec):
     """Object text whose members are mostly the spec's fields with numbers."""
-    keys = list(spec.fields) + draw(st.lists(st.one_of(name, st.just(spec.sum_field)), max_size=3))
+    summed = [key_of(field) for field in spec.fields]
+    keys = summed + draw(st.lists(st.one_of(name, st.just(spec.sum_field)), max_size=3))
     keys = draw(st.permutations(keys))
     members = []
     for key in keys:
         key_text = json.dumps(key, ensure_ascii=draw(st.booleans()))
-        value = draw(number) if key in spec.fields and draw(st.integers(0, 9)) else draw(json_value)
+        value = draw(number) if key in summed and draw(st.integers(0, 9)) else draw(json_value)
         members.append(f"{draw(ws)}{key_text}{draw(ws)}:{draw(ws)}{value}{draw(ws)}")
     return draw(ws) + "{" + ",".join(members) + "}" + draw(ws)
 
