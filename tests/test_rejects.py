@@ -148,3 +148,31 @@ def test_blank_lines_among_good_records_are_counted_by_the_fast_path(run_jsonfil
     assert blank > 100
     stats = STATS.fullmatch(result.stderr.decode().splitlines()[-1])
     assert tuple(map(int, stats.groups())) == (len(lines), written, 0, blank, len(lines) - written - blank)
+
+
+@pytest.mark.parametrize("mode", ["file", "stdin", "jobs_2"])
+def test_skipped_records_are_the_fifth_kind_of_line_with_missing_skip(run_jsonfilter, tmp_path, mode):
+    # Several MiB of nested records: some selected, some below, some missing
+    # the field (skipped), some bad, some blank.
+    kinds = [b'{"http":{"ms":%d}}', b'{"http":{}}', b'{"http":{"ms":null}}', b'{"http":{"ms":"x"}}', b"  ",
+             b'{"http":{"ms":%d}', b'{"other":1}']
+    chosen = [kinds[i % 7] if i % 5 else kinds[0] for i in range(150_000)]
+    lines = [kind % (i % 200) if b"%d" in kind else kind for i, kind in enumerate(chosen)]
+    data = b"\r\n".join(lines) + b"\r\n"
+    result = run_mode(run_jsonfilter, tmp_path, data, mode, "-f", "http.ms", "-t", "99", "--missing", "skip",
+                      "--rejects", "rejected.txt", "--stats")
+    selected = [line for line in lines if line.startswith(b'{"http":{"ms":') and line.endswith(b"}}")
+                and line[14:-2].isdigit() and int(line[14:-2]) > 99]
+    below = [line for line in lines if line.startswith(b'{"http":{"ms":') and line.endswith(b"}}")
+             and line[14:-2].isdigit() and int(line[14:-2]) <= 99]
+    skipped = [line for line in lines if line in (b'{"http":{}}', b'{"http":{"ms":null}}', b'{"other":1}')]
+    blank = [line for line in lines if not line.strip()]
+    bad = [line for line in lines if line == b'{"http":{"ms":"x"}}' or not line.endswith(b"}}") and line.strip()
+           and line != b'{"other":1}']
+    assert len(selected) + len(below) + len(skipped) + len(blank) + len(bad) == len(lines)
+    assert (tmp_path / "rejected.txt").read_bytes() == b"".join(line + b"\n" for line in bad)
+    stats = re.fullmatch(r"jsonfilter: (\d+) lines read, (\d+) records written, (\d+) skipped, (\d+) bad records, "
+                         r"(\d+) blank, (\d+) not selected, .*", result.stderr.decode().splitlines()[-1])
+    assert tuple(map(int, stats.groups())) == (len(lines), len(selected), len(skipped), len(bad), len(blank),
+                                               len(below))
+    assert result.stdout.count(b"\n") == len(selected)
