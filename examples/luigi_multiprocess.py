@@ -39,7 +39,7 @@ class TestTask(luigi.Task):
         # and is run again next time. on_error="fail" makes a bad record such
         # a failure, named in the task's error message.
         with self.output().open("w") as out:
-            filter_stream([self.input().path], out, Spec(threshold=self.threshold), on_error="fail")
+            filter_stream(self.input().path, out, spec=Spec(threshold=self.threshold), on_error="fail")
 
 
 class LotsOTasks(luigi.WrapperTask):

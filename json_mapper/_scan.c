@@ -736,6 +736,29 @@ done:
     return result;
 }
 
+/* The lines of a chunk that hold nothing but JSON whitespace: the blank lines
+ * filter_record passes over, which the scans above vouch for uncounted. */
+static PyObject *blank_lines(PyObject *module, PyObject *arg)
+{
+    Py_buffer chunk;
+    if (PyObject_GetBuffer(arg, &chunk, PyBUF_SIMPLE) < 0)
+        return NULL;
+    ptr p = chunk.buf, stop = p + chunk.len;
+    Py_ssize_t blank = 0;
+    while (p < stop) {
+        ptr end = memchr(p, '\n', stop - p);
+        if (end == NULL)
+            end = stop;
+        ptr q = p;
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'))
+            q++;
+        blank += q == end;
+        p = end + 1;
+    }
+    PyBuffer_Release(&chunk);
+    return PyLong_FromSsize_t(blank);
+}
+
 /* Test entry points for the conversions (tests/test_numbers.py). */
 
 static PyObject *parse_number(PyObject *module, PyObject *arg)
@@ -785,6 +808,10 @@ static PyMethodDef methods[] = {
      "bytes) add up to more than `threshold` or that the scan cannot decide,\n"
      "and the number of lines; None if the chunk holds a line this scan cannot\n"
      "vouch for."},
+    {"blank_lines", blank_lines, METH_O,
+     "blank_lines(chunk) -> int\n\n"
+     "The lines of `chunk` holding nothing but spaces, tabs and carriage returns\n"
+     "(a last line without a newline counts, an empty end does not)."},
     {"_parse", parse_number, METH_O,
      "_parse(text) -> float: float(orjson.loads(text)) for any JSON number, as the\n"
      "scanner converts it, though it vouches only for numbers below 1e198 (tests only)."},

@@ -26,6 +26,9 @@ def candidates(
 ) -> Optional[Tuple[int, list[bytes]]]:
     """(lines, the lines that are selected or undecided) or None: the older screening interface."""
 
+def blank_lines(chunk: Buffer, /) -> int:
+    """The lines of `chunk` holding nothing but spaces, tabs and carriage returns (blank for filter_record)."""
+
 def _parse(text: Buffer, /) -> float:
     """float(orjson.loads(text)) for a JSON number, as the scanner converts it (tests only)."""
 

@@ -34,7 +34,7 @@ through `chunk.filter_chunk`, which is always exact.
 """
 import math
 
-from .chunk import ChunkResult, joined, parts, split_lines
+from .chunk import KEEP_BAD, ChunkResult, joined, parts, split_lines
 from .chunk import filter_chunk as filter_chunk_per_record
 from .inputs import CHUNK_SIZE
 from .record import SKIPPED, BadRecord, filter_record
@@ -93,14 +93,15 @@ class BatchFilter:
                 self._usable = True
         return self._usable
 
-    def __call__(self, chunk):
+    def __call__(self, chunk, keep=KEEP_BAD):
+        """The ChunkResult of `chunk`, keeping its first `keep` bad lines."""
         result = self._scanned(chunk)
         if result is not None:
             return result
         # A part at a time, each by msgspec or else per record: the lines of
         # a large piece of -j (a memoryview of its ring) stay few in memory.
-        return joined([self._decoded(part) or filter_chunk_per_record(part, self.spec)
-                       for part in parts(bytes(chunk), CHUNK_SIZE)])
+        return joined([self._decoded(part) or filter_chunk_per_record(part, self.spec, keep)
+                       for part in parts(bytes(chunk), CHUNK_SIZE)], keep)
 
     def fast(self, chunk):
         """The ChunkResult, or None when this chunk needs the per-record path."""
@@ -131,7 +132,8 @@ class BatchFilter:
         if found is None:
             return None
         lines, selected, output = found
-        return ChunkResult(lines, output, selected, [], 0, skipped)
+        # The scanner vouches for blank lines too; they are counted apart.
+        return ChunkResult(lines, output, selected, [], 0, skipped, _scan.blank_lines(chunk))
 
     def _decoded(self, chunk):
         """The ChunkResult by msgspec, or None."""
@@ -152,6 +154,7 @@ class BatchFilter:
         else:
             return None
         decided = self._select(lines, totals(records), nan_skips)
+        # No blank line: msgspec decodes none, and its chunk goes per record.
         return None if decided is None else ChunkResult(len(lines), *decided[:2], [], 0, decided[2])
 
     def _select(self, lines, totals, nan_skips=False):

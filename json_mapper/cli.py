@@ -4,6 +4,7 @@ All filtering happens in `stream.filter_stream`; this module only parses the
 command line, turns problems into one-line messages and picks the exit status.
 """
 import argparse
+import contextlib
 import errno
 import math
 import os
@@ -30,7 +31,8 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 # Output goes to the file descriptor itself, past Python's buffered sys.stdout.
 STDOUT_FD = 1
 
-# In warn mode, this many bad records are described; the rest are only counted.
+# In warn mode, this many bad records are described unless --max-messages
+# says otherwise; the rest are only counted.
 MAX_MESSAGES = 10
 
 # The examples and exit statuses end --help and make the man page's sections
@@ -141,6 +143,12 @@ def _jobs(text):
     return int(text)
 
 
+def _count(text):
+    if not re.fullmatch(r"[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"not a count: {text!r}")
+    return int(text)
+
+
 def build_parser():
     parser = _Parser(
         prog=PROG,
@@ -150,7 +158,7 @@ def build_parser():
     )
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="input files, read in order (default, or '-': stdin); "
-                        "gzip, bzip2 and xz are read transparently")
+                        "gzip, bzip2, xz and zstd are read transparently")
     parser.add_argument("-t", "--threshold", type=_finite_number, default=THRESHOLD, metavar="NUM",
                         help=f"keep records whose sum is greater than NUM (default {THRESHOLD})")
     # Repeated -f options add up; the default is applied in main, only when none is given.
@@ -166,6 +174,10 @@ def build_parser():
     parser.add_argument("--on-error", choices=ON_ERROR_MODES, default="warn",
                         help="bad records: warn (report, go on, exit 1), skip (silently, "
                         "exit 0) or fail (stop, exit 2); default warn")
+    parser.add_argument("--rejects", metavar="FILE",
+                        help="write every bad record's line, as read, to FILE (created or truncated)")
+    parser.add_argument("--max-messages", type=_count, default=MAX_MESSAGES, metavar="N",
+                        help=f"describe at most N bad records on stderr (0: none; default {MAX_MESSAGES})")
     parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                         help="filter in N processes, output still in input order "
                         "(0: one per CPU; default 1)")
@@ -181,8 +193,9 @@ def build_parser():
 class Reporter:
     """Turns the library's problems into messages on stderr, and remembers the worst."""
 
-    def __init__(self, on_error):
+    def __init__(self, on_error, max_messages=MAX_MESSAGES):
         self.on_error = on_error
+        self.max_messages = max_messages
         self.messages = 0
         self.unreadable = 0
 
@@ -191,7 +204,7 @@ class Reporter:
             self.unreadable += 1
             say(f"{problem.name}: {problem.message}")
             return
-        if self.messages < MAX_MESSAGES or self.on_error == "fail":
+        if self.messages < self.max_messages or self.on_error == "fail":
             self.messages += 1
             say(f"{problem.name}:{problem.lineno}: {problem.reason}")
 
@@ -226,7 +239,7 @@ def main(argv=None):
                     missing=args.missing)
     except ValueError as err:
         parser.error(str(err))
-    reporter = Reporter(args.on_error)
+    reporter = Reporter(args.on_error, args.max_messages)
     task = hadoop.streaming_task()  # None unless run as a Hadoop Streaming mapper
     report = task.name_input(reporter) if task else reporter
     counts = Counts()
@@ -234,8 +247,19 @@ def main(argv=None):
     if sys.stdout is None:  # fd 1 was closed before we started
         say(f"write error: {os.strerror(errno.EBADF)}")
         return EXIT_TROUBLE
+    rejects = None
+    if args.rejects is not None:
+        # Before any input is read: a run that cannot keep its rejects does not start.
+        try:
+            rejects = open(args.rejects, "wb")
+        except OSError as err:
+            say(f"--rejects {args.rejects}: {err.strerror or err}")
+            return EXIT_TROUBLE
     try:
-        _filter(args, spec, report, counts)
+        # Closed (its last lines written) however the run ends; a failure to
+        # write them is a write error like any other.
+        with rejects or contextlib.nullcontext():
+            _filter(args, spec, report, counts, rejects)
     except BadRecord as err:  # on_error == "fail"
         report(err)
         status = EXIT_TROUBLE
@@ -254,11 +278,12 @@ def main(argv=None):
     if task:
         task.report_counters(counts)
     if args.stats:
-        # The skipped count only where records can be skipped, so the line
-        # keeps its shape for those who parse it.
+        # Every line read is counted once: written, bad, blank, not selected
+        # (or skipped: shown only where records can be skipped).
         skipped = f"{counts.skipped} skipped, " if args.missing == "skip" else ""
         say(f"{counts.lines_read} lines read, {counts.records_written} records written, {skipped}"
-            f"{counts.bad_records} bad records, {counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
+            f"{counts.bad_records} bad records, {counts.blank} blank, {counts.not_selected} not selected, "
+            f"{counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
     if reporter.unreadable:
         status = EXIT_TROUBLE
     elif counts.bad_records and args.on_error == "warn":
@@ -266,10 +291,11 @@ def main(argv=None):
     return status
 
 
-def _filter(args, spec, report, counts):
+def _filter(args, spec, report, counts, rejects=None):
     """Run the filter as the options say: in one or more processes, with or without progress."""
     run_filter = filter_stream
-    options = {}
+    options = {"spec": spec, "on_error": args.on_error, "counts": counts, "rejects": rejects,
+               "max_messages": args.max_messages}
     if args.jobs != 1:
         from .parallel import filter_parallel as run_filter  # saves start-up: only -j needs its pools
 
@@ -278,12 +304,11 @@ def _filter(args, spec, report, counts):
     # With stderr closed (sys.stderr is None) there is nowhere to draw the line.
     shown = sys.stderr is not None and (args.progress or (args.progress is None and sys.stderr.isatty()))
     if not shown:
-        return run_filter(args.files, out, spec, args.on_error, report, counts, **options)
+        return run_filter(args.files, out, report=report, **options)
     from .progress import progress_line  # saves start-up: only a shown line needs tqdm
 
     with progress_line(args.files, report, asked=args.progress) as (progress, shown_report):
-        return run_filter(args.files, out, spec, args.on_error, shown_report, counts,
-                          progress=progress, **options)
+        return run_filter(args.files, out, report=shown_report, progress=progress, **options)
 
 
 def run():

@@ -1,10 +1,12 @@
 """Opening inputs and cutting them into chunks of whole lines.
 
-gzip, bzip2 and xz are recognised by their first bytes, so a compressed
-stream on stdin works as well as a named `.gz` file.
+gzip, bzip2, xz and zstd are recognised by their first bytes, so a
+compressed stream on stdin works as well as a named `.gz` file; each
+decompressor is imported only when its format is seen.
 """
 import contextlib
 import errno
+import io
 import os
 import select
 import stat
@@ -27,6 +29,8 @@ PIPE_SIZE = 1 << 20
 
 BOM = b"\xef\xbb\xbf"
 
+ZSTD_READ_SIZE = 1 << 16  # compressed bytes decompressed at a time
+STREAM_NAME = "<stream>"  # a file object without a name of its own
 
 
 def _gzip(raw):
@@ -47,23 +51,96 @@ def _xz(raw):
     return lzma.LZMAFile(raw)
 
 
-# Magic number, format name, and the reader that decompresses it.
+def _zstd(raw):
+    return io.BufferedReader(_ZstdReader(raw), CHUNK_SIZE)
+
+
+# Magic number, format name, and the function giving the reader that decompresses it.
 _FORMATS = {
     b"\x1f\x8b": ("gzip", _gzip),
     b"BZh": ("bzip2", _bzip2),
     b"\xfd7zXZ\x00": ("xz", _xz),
+    b"\x28\xb5\x2f\xfd": ("zstd", _zstd),
 }
 _OPENERS = dict(_FORMATS.values())
+# Formats told apart from text, so that they get one message rather than a
+# bad record per line of binary data.
+_UNSUPPORTED = {
+    b"\x04\x22\x4d\x18": "lz4",  # lz4 frame
+    b"\x02\x21\x4c\x18": "lz4",  # lz4 legacy
+    b"\xff\x06\x00\x00sNaPpY": "snappy",  # Snappy framing
+}
+MAGIC_SIZE = max(map(len, list(_FORMATS) + list(_UNSUPPORTED)))
 
 
-def decompression_errors():
-    """What a damaged compressed stream raises, by library."""
-    # function-level imports: save start-up, only a failed read asks
-    import gzip
-    import lzma
-    import zlib
+def _decompression_errors(fmt):
+    """What a damaged stream of `fmt` raises (looked up only when something was raised)."""
+    # function-level imports: save start-up, only a failed read of that format asks
+    errors = (EOFError, ValueError)
+    if fmt == "gzip":
+        import gzip
+        import zlib
 
-    return (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, ValueError)
+        errors += (zlib.error, gzip.BadGzipFile)
+    elif fmt == "xz":
+        import lzma
+
+        errors += (lzma.LZMAError,)
+    elif fmt == "zstd":
+        import zstandard
+
+        errors += (zstandard.ZstdError,)
+    return errors
+
+
+class _ZstdReader(io.RawIOBase):
+    """zstd frames one after another, decompressed; a stream that ends inside a frame raises ZstdError.
+
+    zstandard's own stream_reader ends quietly at a truncated frame, which
+    would lose the end of the input without a word.
+    """
+
+    def __init__(self, raw):
+        import zstandard  # function-level: saves start-up, only zstd input needs it
+
+        self._zstandard = zstandard
+        self._raw = raw
+        self._context = zstandard.ZstdDecompressor()
+        self._frame = None  # the frame being decompressed
+        self._pending = memoryview(b"")
+        self._error = None
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not self._pending:
+            if self._error:
+                raise self._error
+            # Small reads, so that what comes before damaged data is handed
+            # out before the damage is found.
+            data = self._raw.read1(ZSTD_READ_SIZE)
+            if not data:
+                if self._frame is not None:
+                    raise self._zstandard.ZstdError("the data ends inside a frame")
+                return 0
+            pieces = []
+            try:
+                while data:
+                    if self._frame is None:
+                        self._frame = self._context.decompressobj()
+                    pieces.append(self._frame.decompress(data))
+                    data = b""
+                    if self._frame.eof:
+                        data = self._frame.unused_data
+                        self._frame = None
+            except self._zstandard.ZstdError as err:
+                self._error = err  # raised once what came before it has been read
+            self._pending = memoryview(b"".join(pieces))
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 class InputError(Exception):
@@ -87,7 +164,32 @@ def compression_of(head):
     return None
 
 
+def unsupported_compression_of(head):
+    """The format not read here ("lz4", "snappy") whose magic number starts `head`, or None."""
+    for magic, fmt in _UNSUPPORTED.items():
+        if head.startswith(magic):
+            return fmt
+    return None
+
+
+def is_path(source):
+    return isinstance(source, (str, bytes, os.PathLike))
+
+
+def source_list(sources):
+    """The inputs as a list: `sources` is one (a path, "-", a file object) or several; none means stdin."""
+    if sources is None:
+        return [STDIN]
+    if is_path(sources) or hasattr(sources, "read"):
+        return [sources]
+    return list(sources) or [STDIN]
+
+
 def display_name(source):
+    """The input's name in messages."""
+    if not is_path(source):
+        name = getattr(source, "name", None)
+        return name if isinstance(name, str) else STREAM_NAME
     return STDIN_NAME if source == STDIN else os.fsdecode(source)
 
 
@@ -101,14 +203,22 @@ def _regular_file_id(f):
 
 @contextlib.contextmanager
 def open_input(source, output=None):
-    """Open FILE or "-" for binary reading, decompressing when the content says so.
+    """Open FILE, "-" or a binary file object for binary reading, decompressing when the content says so.
 
-    Yields (reader, format), where format is None for plain text. Raises
-    InputError if the input cannot be opened, or if it is the regular file
-    `output` (a file object or anything with fileno()) writes to.
+    Yields (reader, format), where format is None for plain text. A file
+    object is read from where it stands and left open. Raises InputError if
+    the input cannot be opened, is compressed in a format not read here, or
+    is the regular file `output` (a file object or anything with fileno())
+    writes to.
     """
     name = display_name(source)
-    if source == STDIN:
+    detach = None
+    if not is_path(source):
+        raw = source.buffer if isinstance(source, io.TextIOBase) else source
+        close = False
+        if not hasattr(raw, "peek"):  # io.BytesIO, a socket file: buffered here
+            raw = detach = io.BufferedReader(raw)
+    elif source == STDIN:
         if sys.stdin is None:  # fd 0 was closed before we started
             raise InputError(name, os.strerror(errno.EBADF))
         raw = sys.stdin.buffer
@@ -130,14 +240,24 @@ def open_input(source, output=None):
         if here is not None and here == _regular_file_id(output):
             raise InputError(name, "input file is output file")
         try:
-            head = raw.peek(6)[:6]
+            head = raw.peek(MAGIC_SIZE)[:MAGIC_SIZE]
         except OSError as err:  # e.g. a directory: open() works, reading does not
             raise InputError(name, err.strerror or str(err)) from None
+        unsupported = unsupported_compression_of(head)
+        if unsupported:
+            raise InputError(name, f"{unsupported} compressed input is not supported")
         fmt = compression_of(head)
+        if fmt == "zstd":
+            try:
+                import zstandard  # noqa: F401 (a dependency, but say so if it is gone)
+            except ImportError:
+                raise InputError(name, "zstd compressed input needs the zstandard package") from None
         yield (_OPENERS[fmt](raw) if fmt else raw), fmt
     finally:
         if close:
             raw.close()
+        elif detach is not None:
+            detach.detach()  # the caller's object stays open
 
 
 def _enlarge_pipe(raw):
@@ -260,7 +380,7 @@ def _read_errors(name, fmt):
     """Read errors and damaged compressed data, as InputError."""
     try:
         yield
-    except decompression_errors() as err:  # evaluated only once something was raised
+    except (_decompression_errors(fmt) if fmt else ()) as err:
         raise InputError(name, f"corrupt {fmt} data: {err}") from None
     except OSError as err:
         what = f"corrupt {fmt} data" if fmt else "read error"

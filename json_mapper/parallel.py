@@ -28,10 +28,12 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, NamedTuple, Optional
 
-from .chunk import joined
-from .inputs import BOM, CHUNK_SIZE, STDIN, InputError, display_name, open_input, read_chunks, read_some
+from .chunk import KEEP_BAD, joined
+from .inputs import (BOM, CHUNK_SIZE, STDIN, InputError, display_name, is_path, open_input, read_chunks,
+                     read_some, source_list)
 from .record import DEFAULT_SPEC
-from .stream import ON_ERROR_MODES, Counts, WorkerDied, chunk_filter_for, filter_stream, write_result
+from .stream import (ON_ERROR_MODES, Counts, WorkerDied, binary_output, chunk_filter_for, filter_stream,
+                     write_result)
 
 # Pieces in flight per worker: enough to keep every worker busy while the
 # results of the others are written.
@@ -70,8 +72,8 @@ def cpu_count():
         return os.cpu_count() or 1
 
 
-def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None,
-                    jobs=0, fast=True, progress=None):
+def filter_parallel(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None,
+                    jobs=0, fast=True, progress=None, rejects=None, max_messages=KEEP_BAD):
     """`stream.filter_stream` in `jobs` worker processes (0: one per CPU); same arguments.
 
     Writes exactly what filter_stream writes and reports the same problems.
@@ -82,7 +84,9 @@ def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=Non
         raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
     jobs = jobs or cpu_count()
     if jobs == 1:
-        return filter_stream(sources, out, spec, on_error, report, counts, fast=fast, progress=progress)
+        return filter_stream(sources, out, spec=spec, on_error=on_error, report=report, counts=counts,
+                             fast=fast, progress=progress, rejects=rejects, max_messages=max_messages)
+    out = binary_output(out)
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
     in_flight = jobs * PIECES_PER_WORKER
@@ -97,9 +101,11 @@ def filter_parallel(sources, out, spec=DEFAULT_SPEC, on_error="warn", report=Non
     # each stays open until that input's pieces are written.
     held = {} if os.path.isdir(f"/proc/{os.getpid()}/fd") else None
     executor = concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(spec, fast, ring and ring.memory))
+        jobs, mp_context=context, initializer=_start_worker,
+        # A worker keeps, per piece, the bad lines that may still be told.
+        initargs=(spec, fast, ring and ring.memory, max_messages if on_error == "warn" else 1))
     try:
-        writer = _InOrder(out, on_error, report, counts, progress, held)
+        writer = _InOrder(out, on_error, report, counts, progress, held, rejects, max_messages)
         _run(executor, in_flight, sources, out, ring, held, writer)
     except BrokenProcessPool:  # from submit() or result(): a worker was killed
         raise WorkerDied("a worker process died; the output is incomplete") from None
@@ -142,16 +148,18 @@ class _PieceSizes:
 
     def written(self, size, result):
         if size:
-            output = max(len(result.output), 1)
+            # The rejected lines come back with the output: both count.
+            output = max(len(result.output) + len(result.rejects), 1)
             self.next = int(max(CHUNK_SIZE, min(MAX_PIECE, OUTPUT_BUDGET * size / output)))
 
 
 class _InOrder:
     """Writes the pieces' results in their turn, counting lines per input."""
 
-    def __init__(self, out, on_error, report, counts, progress, held):
+    def __init__(self, out, on_error, report, counts, progress, held, rejects=None, max_messages=KEEP_BAD):
         self.out, self.on_error, self.report = out, on_error, report
         self.counts, self.progress, self.held = counts, progress, held
+        self.rejects, self.max_messages = rejects, max_messages
         self.sizes = _PieceSizes()
         self.source = None  # the input being written
         self.lineno = 0  # its lines so far
@@ -172,7 +180,8 @@ class _InOrder:
         self.counts.bytes_read += size
         self.sizes.written(size, result)
         self.lineno += write_result(result, piece.name, self.lineno, self.out, self.on_error,
-                                    self.report, self.counts)
+                                    self.report, self.counts, rejects=self.rejects,
+                                    max_messages=self.max_messages)
         if self.progress:
             self.progress(size, result.lines)
         if error:  # after the whole lines read before it, as in filter_stream
@@ -194,7 +203,7 @@ def _pieces(sources, out, sizes, ring=None, held=None, idle=None):
     part way, gives a Piece with its error, after the pieces of the lines read
     before it.
     """
-    for number, source in enumerate(list(sources) or [STDIN]):
+    for number, source in enumerate(source_list(sources)):
         name = display_name(source)
         try:
             with open_input(source, out) as (reader, fmt):
@@ -214,7 +223,8 @@ def _pieces(sources, out, sizes, ring=None, held=None, idle=None):
 
 def _plain_file(source, reader, fmt):
     """Whether the input is an uncompressed regular file named on the command line."""
-    return source != STDIN and fmt is None and stat.S_ISREG(os.fstat(reader.fileno()).st_mode)
+    return (is_path(source) and source != STDIN and fmt is None
+            and stat.S_ISREG(os.fstat(reader.fileno()).st_mode))
 
 
 def _ranges(fd, name, sizes):
@@ -391,14 +401,16 @@ def _gathered(chunks):
         yield b"".join(pending)
 
 
-# In each worker process: the chunk filter for the run's Spec, and the ring.
+# In each worker process: the chunk filter for the run's Spec, the ring, and
+# how many bad lines a piece keeps.
 _chunk_filter = None
 _ring = None
 _ring_memory = None
+_keep = KEEP_BAD
 
 
-def _start_worker(spec, fast, ring_memory):
-    global _chunk_filter, _ring, _ring_memory
+def _start_worker(spec, fast, ring_memory, keep=KEEP_BAD):
+    global _chunk_filter, _ring, _ring_memory, _keep
     # Ctrl-C reaches the whole process group; the main process alone handles
     # it, so a worker never prints a traceback or stops half way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -408,15 +420,16 @@ def _start_worker(spec, fast, ring_memory):
     _chunk_filter = chunk_filter_for(spec, fast)
     _ring = ring_memory and memoryview(ring_memory)
     _ring_memory = ring_memory
+    _keep = keep
 
 
 def _filter_bytes(chunk):
-    return len(chunk), _chunk_filter(chunk), None
+    return len(chunk), _chunk_filter(chunk, _keep), None
 
 
 def _filter_slot(offset, length):
     with _ring[offset:offset + length] as chunk:
-        result = _chunk_filter(chunk)
+        result = _chunk_filter(chunk, _keep)
     # The slot's pages stay in the ring, but leave this worker's resident
     # memory, which would otherwise grow to the whole ring in every worker.
     start = offset - offset % mmap.PAGESIZE
@@ -439,10 +452,10 @@ def _filter_range(parent, fd, name, start, end):
         with open(f"/proc/{parent}/fd/{fd}", "rb", buffering=0) as f:
             for chunk in _range_chunks(f.fileno(), start, end):
                 size += len(chunk)
-                results.append(_chunk_filter(chunk))
+                results.append(_chunk_filter(chunk, _keep))
     except OSError as err:
         error = InputError(name, f"read error: {err.strerror or err}")
-    return size, joined(results) if results else _chunk_filter(b""), error
+    return size, joined(results, _keep) if results else _chunk_filter(b"", _keep), error
 
 
 def _range_chunks(fd, start, end):

@@ -110,8 +110,8 @@ def test_a_closed_pipe_ends_the_run_quietly(cli_env, tmp_path):
 def test_stats_summarise_the_run_on_stderr(run_jsonfilter):
     result = run_jsonfilter("--stats", "--on-error", "skip", stdin=GOOD + b"\n" + BAD + LOW)
     assert result.stdout == GOOD_OUT
-    assert re.fullmatch(rb"jsonfilter: 4 lines read, 1 records written, 1 bad records, "
-                        rb"\d+\.\d\d s, \d+\.\d MB/s\n", result.stderr), result.stderr
+    assert re.fullmatch(rb"jsonfilter: 4 lines read, 1 records written, 1 bad records, 1 blank, "
+                        rb"1 not selected, \d+\.\d\d s, \d+\.\d MB/s\n", result.stderr), result.stderr
     assert result.returncode == 0
 
 

@@ -23,6 +23,7 @@ import termios
 import time
 
 import pytest
+import zstandard
 
 from json_mapper import BadRecord, InputError, Spec, filter_chunk, filter_stream
 from json_mapper.datagen import file_lines
@@ -315,6 +316,7 @@ COMPRESSORS = {
     "gzip": lambda data: gzip.compress(data, compresslevel=1),
     "bzip2": lambda data: bz2.compress(data, compresslevel=1),
     "xz": lambda data: lzma.compress(data, preset=1),
+    "zstd": lambda data: zstandard.ZstdCompressor(level=1).compress(data),
 }
 
 
@@ -367,7 +369,7 @@ def test_every_truncated_prefix(tmp_path, fmt):
     for cut in range(len(blob) + 1):
         path.write_bytes(blob[:cut])
         out, problems = io.BytesIO(), []
-        filter_stream([path], out, Spec(threshold=float(HALF)), report=problems.append)
+        filter_stream([path], out, spec=Spec(threshold=float(HALF)), report=problems.append)
         assert_whole_prefix(out.getvalue(), full)
         if fmt and 6 <= cut < len(blob):
             assert [type(p) for p in problems][-1:] == [InputError], cut

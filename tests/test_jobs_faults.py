@@ -265,7 +265,7 @@ def test_worker_read_error_is_reported_and_the_next_input_read(tmp_path, monkeyp
     out = io.BytesIO()
     reports = []
     counts = parallel.filter_parallel([str(tmp_path / "a.json"), str(tmp_path / "b.json")], out,
-                                      Spec(threshold=-1), report=reports.append, jobs=2)
+                                      spec=Spec(threshold=-1), report=reports.append, jobs=2)
     assert [str(r) for r in reports] == [f"{tmp_path / 'a.json'}: read error: Input/output error"]
     assert counts.unreadable_inputs == 1
     lines = out.getvalue().splitlines()

@@ -115,7 +115,7 @@ def _agree(sources, on_error):
         out = io.BytesIO()
         reports = []
         try:
-            counts = run(sources, out, Spec(), on_error, reports.append)
+            counts = run(sources, out, spec=Spec(), on_error=on_error, report=reports.append)
             outcome = (counts.lines_read, counts.records_written, counts.bad_records, counts.bytes_read)
         except ValueError as err:
             outcome = (err.reason, err.lineno)

@@ -320,8 +320,8 @@ def test_a_key_both_summed_and_on_a_path_takes_the_per_record_path():
     batch = BatchFilter(spec, native=False)
     assert not batch.usable
     chunk = b'{"a":{"b":1}}\n{"a":1}\n'
-    assert batch(chunk).bad == filter_chunk(chunk, spec).bad == [(0, 'field "a" is not a number', 0, 0, 0),
-                                                                (1, 'field "a.b": "a" is not an object', 0, 0, 0)]
+    assert batch(chunk).bad == filter_chunk(chunk, spec).bad == [(0, 'field "a" is not a number', 0, 0, 0, 0),
+                                                                (1, 'field "a.b": "a" is not an object', 0, 0, 0, 0)]
 
 
 def test_filter_stream_counts_skipped_records_the_same_either_way(nested_mib, tmp_path):
@@ -331,8 +331,9 @@ def test_filter_stream_counts_skipped_records_the_same_either_way(nested_mib, tm
     runs = []
     for fast in (True, False):
         out = io.BytesIO()
-        counts = filter_stream([str(path)], out, spec, on_error="skip", fast=fast)
-        runs.append((out.getvalue(), counts.lines_read, counts.records_written, counts.skipped, counts.bad_records))
+        counts = filter_stream([str(path)], out, spec=spec, on_error="skip", fast=fast)
+        runs.append((out.getvalue(), counts.lines_read, counts.records_written, counts.skipped, counts.bad_records, counts.blank,
+                     counts.not_selected))
     assert runs[0] == runs[1]
     assert runs[0][3] == sum(kind in MISSING_KINDS for _, kind, _, _ in log_lines(1, 30000, 12000, 13000))
 
@@ -405,8 +406,10 @@ def test_command_with_nested_fields_and_missing_modes(run_jsonfilter, log_file, 
     stats = errors.pop()
     written = stdout.count(b"\n")
     shown_skipped = f"{skipped} skipped, " if mode == "skip" else ""
+    not_selected = len(records) - written - (skipped if mode == "skip" else 0) - len(messages)
     assert re.fullmatch(f"jsonfilter: {len(records)} lines read, {written} records written, {shown_skipped}"
-                        rf"{len(messages)} bad records, [0-9.]+ s, [0-9.]+ MB/s", stats), stats
+                        rf"{len(messages)} bad records, 0 blank, {not_selected} not selected, "
+                        r"[0-9.]+ s, [0-9.]+ MB/s", stats), stats
     hidden = f"jsonfilter: {len(messages)} bad records in all ({len(messages) - 10} not shown)"
     assert errors == messages[:10] + [hidden]
     assert result.returncode == 1
@@ -445,13 +448,14 @@ def test_a_bad_path_or_mode_is_a_usage_error(run_jsonfilter, args, message):
 def test_stats_show_no_skipped_count_unless_records_can_be_skipped(run_jsonfilter):
     line = b'{"index":1,"total":1}\n{"total":5}\n'
     zero = run_jsonfilter("--missing", "zero", "--stats", stdin=line)
-    assert re.fullmatch(rb"jsonfilter: 2 lines read, 2 records written, 0 bad records, [0-9.]+ s, [0-9.]+ MB/s\n",
+    assert re.fullmatch(rb"jsonfilter: 2 lines read, 2 records written, 0 bad records, 0 blank, 0 not selected, "
+                        rb"[0-9.]+ s, [0-9.]+ MB/s\n",
                         zero.stderr)
     skip = run_jsonfilter("--missing", "skip", "--stats", "--on-error", "fail", stdin=line + b"[]\n" + line)
     assert skip.stdout == b'{"index":1,"total":1,"sum_val":2.0}\n'
     assert re.fullmatch(rb"jsonfilter: <stdin>:3: not a JSON object but an array\n"
-                        rb"jsonfilter: 3 lines read, 1 records written, 1 skipped, 1 bad records, "
-                        rb"[0-9.]+ s, [0-9.]+ MB/s\n", skip.stderr)
+                        rb"jsonfilter: 3 lines read, 1 records written, 1 skipped, 1 bad records, 0 blank, "
+                        rb"0 not selected, [0-9.]+ s, [0-9.]+ MB/s\n", skip.stderr)
     assert skip.returncode == 2
 
 

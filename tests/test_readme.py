@@ -111,14 +111,19 @@ def test_the_datagen_and_jq_examples(tmp_path, cli_env):
     assert jq.returncode == 0 and jq.stdout.count(b"\n") > 100
 
 
-def test_the_python_api_example(workdir, cli_env):
-    code, = blocks(section("docs/contract.md", "Python API"), "python")
-    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=cli_env,
-                            capture_output=True, timeout=60)
+def test_the_python_api_examples(workdir, cli_env):
+    # Each example writes the selection of data/dat_0.json, which is also its stdin.
+    codes = blocks(section("docs/contract.md", "Python API"), "python")
+    assert len(codes) == 6
+    data = (workdir / "data" / "dat_0.json").read_bytes()
     expected = subprocess.run(["jsonfilter", "data/dat_0.json"], cwd=workdir, env=cli_env,
                               capture_output=True).stdout
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == expected
+    assert expected
+    for code in codes:
+        result = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=cli_env, input=data,
+                                capture_output=True, timeout=60)
+        assert result.returncode == 0, (code, result.stderr)
+        assert result.stdout == expected, code
 
 
 def test_the_first_command_works_in_a_fresh_environment(tmp_path):

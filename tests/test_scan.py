@@ -72,6 +72,20 @@ def test_every_line_left_out_is_good_and_not_selected(scan, chunk_lines, final_n
     check_duty(scan, b"\n".join(chunk_lines) + (b"\n" if final_newline else b""), spec)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"", b" ", b"\t", b"\r", b" \r\t", b"\x0b", b"\f", b"{}", b"a b", b" x ",
+                                 b"\xff", b"\x00"]), max_size=6).map(b"".join),
+       st.lists(st.sampled_from([b"", b" ", b"\r", b"{}"]), max_size=4), st.booleans())
+@example(b" ", [b""], False)
+def test_blank_lines_are_the_lines_filter_record_passes_over_as_blank(scan, line, more, final_newline):
+    chunk_lines = [line, *more]
+    chunk = b"\n".join(chunk_lines) + (b"\n" if final_newline else b"")
+    # Blank for filter_record: nothing but JSON whitespace (not \v, not \f).
+    expected = sum(1 for part in split_lines(chunk) if not part.strip(b" \t\r\n"))
+    assert scan.blank_lines(chunk) == expected
+    assert scan.blank_lines(memoryview(chunk)) == expected
+
+
 @pytest.mark.jsontestsuite
 @pytest.mark.parametrize("path", corpus_params(ONE_LINE_FILES), ids=lambda p: p.name if p else "none")
 def test_every_jsontestsuite_value_as_an_extra_field(scan, path):

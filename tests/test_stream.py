@@ -2,9 +2,13 @@
 import fcntl
 import io
 import os
+import subprocess
+import sys
 
 import pytest
 
+from conftest import ROOT
+from json_mapper import parallel
 from json_mapper import BadRecord, Counts, InputError, Spec, filter_chunk, filter_stream
 from json_mapper.inputs import PIPE_SIZE, open_input, read_available, read_chunks
 
@@ -87,7 +91,7 @@ def test_options_reach_the_records(tmp_path):
     path = tmp_path / "in.json"
     path.write_bytes(b'{"a":1,"b":2}\n{"a":1,"b":0}\n')
     out = io.BytesIO()
-    filter_stream([str(path)], out, Spec(threshold=2, fields=("a", "b"), sum_field="s"))
+    filter_stream([str(path)], out, spec=Spec(threshold=2, fields=("a", "b"), sum_field="s"))
     assert out.getvalue() == b'{"a":1,"b":2,"s":3.0}\n'
 
 
@@ -128,3 +132,66 @@ def test_an_input_pipe_is_enlarged_to_hold_a_chunk():
         os.close(read_end)
         if write_end is not None:
             os.close(write_end)
+
+
+# ------------------------------------------------------- sources and outputs of the API (issue 12)
+
+BIG = b"".join(b'{"index":%d.5,"total":0.5,"i":%d}\n' % (i % 3, i) for i in range(150_000))  # about 5 MiB
+BIG_OUT = b"".join(b'{"index":%d.5,"total":0.5,"i":%d,"sum_val":%s}\n' % (i % 3, i, repr(i % 3 + 1.0).encode())
+                   for i in range(150_000) if i % 3 + 1.0 > 1.99)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_bug_one_path_was_read_as_a_list_of_characters(tmp_path, jobs):
+    path = tmp_path / "api.json"
+    path.write_bytes(BIG)
+    for source in (str(path), path, [path]):
+        out, problems = io.BytesIO(), []
+        counts = parallel.filter_parallel(source, out, report=problems.append, jobs=jobs)
+        assert (out.getvalue(), problems, counts.lines_read) == (BIG_OUT, [], 150_000)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_bug_a_binary_file_object_could_not_be_a_source(tmp_path, jobs):
+    (tmp_path / "named.json").write_bytes(b'{"index":1,"total":1}\nbad\n')
+    unnamed = io.BytesIO(BIG + b"[1]\n")
+    out, problems = io.BytesIO(), []
+    with open(tmp_path / "named.json", "rb") as named:
+        counts = parallel.filter_parallel([unnamed, named], out, report=problems.append, jobs=jobs)
+        assert not named.closed and not unnamed.closed
+    assert out.getvalue() == BIG_OUT + b'{"index":1,"total":1,"sum_val":2.0}\n'
+    assert [(p.name, p.lineno) for p in problems] == [("<stream>", 150_001), (str(tmp_path / "named.json"), 2)]
+    assert counts.lines_read == 150_003
+
+
+def test_a_file_object_is_read_from_where_it_stands():
+    source = io.BytesIO(b'{"index":5,"total":5}\n{"index":1,"total":1}\n')
+    source.readline()
+    out = io.BytesIO()
+    filter_stream(source, out)
+    assert out.getvalue() == b'{"index":1,"total":1,"sum_val":2.0}\n'
+
+
+def test_bug_sys_stdout_as_out_raised_type_error(tmp_path):
+    (tmp_path / "in.json").write_bytes(BIG)
+    code = ("import sys; from json_mapper import filter_stream; print('before', flush=False); "
+            "filter_stream('in.json', sys.stdout); print('after')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            env={"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"before\n" + BIG_OUT + b"after\n"
+
+
+def test_a_text_stream_out_is_written_through_its_buffer():
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    out.write("first line\n")
+    filter_stream(io.BytesIO(b'{"index":1,"total":1}\n'), out)
+    out.flush()
+    assert out.buffer.getvalue() == b'first line\n{"index":1,"total":1,"sum_val":2.0}\n'
+
+
+def test_the_options_after_out_are_keyword_only():
+    with pytest.raises(TypeError):
+        filter_stream([], io.BytesIO(), Spec())
+    with pytest.raises(TypeError):
+        parallel.filter_parallel([], io.BytesIO(), Spec())
