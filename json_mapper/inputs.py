@@ -75,19 +75,18 @@ MAGIC_SIZE = max(map(len, list(_FORMATS) + list(_UNSUPPORTED)))
 
 def _decompression_errors(fmt):
     """What a damaged stream of `fmt` raises (looked up only when something was raised)."""
-    # function-level imports: save start-up, only a failed read of that format asks
     errors = (EOFError, ValueError)
     if fmt == "gzip":
-        import gzip
+        import gzip  # function-level imports here: save start-up, only a failed read asks
         import zlib
 
         errors += (zlib.error, gzip.BadGzipFile)
     elif fmt == "xz":
-        import lzma
+        import lzma  # saves start-up
 
         errors += (lzma.LZMAError,)
     elif fmt == "zstd":
-        import zstandard
+        import zstandard  # saves start-up
 
         errors += (zstandard.ZstdError,)
     return errors
@@ -249,7 +248,7 @@ def open_input(source, output=None):
         fmt = compression_of(head)
         if fmt == "zstd":
             try:
-                import zstandard  # noqa: F401 (a dependency, but say so if it is gone)
+                import zstandard  # noqa: F401 (a dependency, but say so if it is gone; here, not at the top, to save start-up)
             except ImportError:
                 raise InputError(name, "zstd compressed input needs the zstandard package") from None
         yield (_OPENERS[fmt](raw) if fmt else raw), fmt
