@@ -322,6 +322,18 @@ def run():
         say("out of memory")
         status = EXIT_TROUBLE
     except Exception as err:  # a bug: still one line, and a status that says trouble
-        say(f"internal error: {type(err).__name__}: {err}")
+        say(_internal_error(err))
         status = EXIT_TROUBLE
     sys.exit(status)
+
+
+def _internal_error(err):
+    """The one line for a bug, naming where it was raised; the traceback too under JSONFILTER_DEBUG=1."""
+    import traceback  # function-level: saves start-up, only a bug needs it
+
+    frame = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    where = f" (at {os.path.basename(frame.filename)}:{frame.lineno})" if frame else ""
+    if os.environ.get("JSONFILTER_DEBUG") == "1":
+        say("".join(traceback.format_exception(type(err), err, err.__traceback__)).rstrip("\n"))
+    return f"internal error: {type(err).__name__}: {err}{where}"
+

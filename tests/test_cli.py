@@ -258,3 +258,30 @@ def test_a_line_from_a_slow_producer_comes_out_at_once(cli_env, jobs):
         producer.wait(timeout=60)
         out, err = proc.communicate(timeout=60)
     assert (out, err, proc.returncode) == (b"", b"", 0)
+
+
+# A bug report said `internal error: KeyError: ...` with no location, and
+# nothing showed a maintainer the traceback.
+BUGGY_RUN = (
+    "import json_mapper.cli as cli\n"
+    "def main():\n"
+    "    return {}['no such key']\n"
+    "cli.main = main\n"
+    "cli.run()\n"
+)
+
+
+@pytest.mark.parametrize("debug", [None, "1"])
+def test_internal_error_names_where_and_shows_the_traceback_only_when_asked(cli_env, debug):
+    env = {k: v for k, v in cli_env.items() if k != "JSONFILTER_DEBUG"}
+    if debug:
+        env["JSONFILTER_DEBUG"] = debug
+    done = subprocess.run([sys.executable, "-c", BUGGY_RUN], capture_output=True, env=env, timeout=60)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    last = done.stderr.decode().splitlines()[-1]
+    assert last == "jsonfilter: internal error: KeyError: 'no such key' (at <string>:3)"
+    if debug:
+        assert "Traceback (most recent call last)" in done.stderr.decode()
+    else:
+        assert len(done.stderr.decode().splitlines()) == 1
