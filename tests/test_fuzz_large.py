@@ -72,19 +72,24 @@ def verdict(line, fields, sum_field, threshold):
     return record[:-1].rstrip(JSON_WS) + comma + b'"' + sum_field.encode() + b'":' + number + b"}", None
 
 
-def expected_run(data, name, on_error, threshold, replaced):
-    """Expected (stdout, [(prefix, reason)], status) of the command on `data`."""
+def line_verdicts(data, threshold, replaced):
+    """Yield (line, output, reason) for each line of `data`, as the contract decides it."""
     if data.startswith(BOM):
         data = data[len(BOM):]
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
-    out, messages = [], []
-    for lineno, line in enumerate(lines, 1):
+    for line in lines:
         if line.rstrip(b"\r") in replaced:  # a record that already has the sum field: known from how it was made
-            output, reason = replaced[line.rstrip(b"\r")](threshold)
+            yield (line, *replaced[line.rstrip(b"\r")](threshold))
         else:
-            output, reason = verdict(line, ("index", "total"), "sum_val", threshold)
+            yield (line, *verdict(line, ("index", "total"), "sum_val", threshold))
+
+
+def expected_run(data, name, on_error, threshold, replaced):
+    """Expected (stdout, [(prefix, reason)], status) of the command on `data`."""
+    out, messages = [], []
+    for lineno, (_, output, reason) in enumerate(line_verdicts(data, threshold, replaced), 1):
         if output is not None:
             out.append(output + b"\n")
         if reason is not None:

@@ -12,7 +12,7 @@ import re
 import pytest
 import zstandard
 
-from test_fuzz_large import BOM, JSON_WS, stream, verdict
+from test_fuzz_large import BOM, JSON_WS, line_verdicts, stream
 
 SEEDS = [0, 1, 2, 5]
 MODES = ["file", "stdin", "gzip", "zstd", "jobs_2", "jobs_0"]
@@ -22,19 +22,10 @@ STATS = re.compile(r"jsonfilter: (\d+) lines read, (\d+) records written, (\d+) 
 
 def reference(data, replaced, threshold, on_error):
     """(stdout, rejects file, {kind: count}, number of bad records) of a run on `data`, from the contract."""
-    if data.startswith(BOM):
-        data = data[len(BOM):]
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
     out, rejects = [], []
     counts = dict(read=0, written=0, bad=0, blank=0, not_selected=0)
-    for line in lines:
+    for line, output, reason in line_verdicts(data, threshold, replaced):
         counts["read"] += 1
-        if line.rstrip(b"\r") in replaced:
-            output, reason = replaced[line.rstrip(b"\r")](threshold)
-        else:
-            output, reason = verdict(line, ("index", "total"), "sum_val", threshold)
         if reason is not None:
             counts["bad"] += 1
             # As read, its line ending (\n or \r\n) written as \n.
