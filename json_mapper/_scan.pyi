@@ -21,11 +21,6 @@ def emit(
     JSON-quoted. More than 16 paths, or a path of more than 16 keys, give None.
     """
 
-def candidates(
-    chunk: Buffer, keys: Tuple[bytes, ...], threshold: float, /
-) -> Optional[Tuple[int, list[bytes]]]:
-    """(lines, the lines that are selected or undecided) or None: the older screening interface."""
-
 def blank_lines(chunk: Buffer, /) -> int:
     """The lines of `chunk` holding nothing but spaces, tabs and carriage returns (blank for filter_record)."""
 
