@@ -191,17 +191,15 @@ def build_parser():
 
 
 class Reporter:
-    """Turns the library's problems into messages on stderr, and remembers the worst."""
+    """Turns the library's problems into messages on stderr; the run's Counts count the problems."""
 
     def __init__(self, on_error, max_messages=MAX_MESSAGES):
         self.on_error = on_error
         self.max_messages = max_messages
-        self.messages = 0
-        self.unreadable = 0
+        self.messages = 0  # bad records described
 
     def __call__(self, problem):
         if isinstance(problem, InputError):
-            self.unreadable += 1
             say(f"{problem.name}: {problem.message}")
             return
         if self.messages < self.max_messages or self.on_error == "fail":
@@ -284,7 +282,7 @@ def main(argv=None):
         say(f"{counts.lines_read} lines read, {counts.records_written} records written, {skipped}"
             f"{counts.bad_records} bad records, {counts.blank} blank, {counts.not_selected} not selected, "
             f"{counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
-    if reporter.unreadable:
+    if counts.unreadable_inputs:
         status = EXIT_TROUBLE
     elif counts.bad_records and args.on_error == "warn":
         status = EXIT_BAD_RECORDS

@@ -192,12 +192,28 @@ def display_name(source):
     return STDIN_NAME if source == STDIN else os.fsdecode(source)
 
 
+def regular_file_status(source):
+    """The os.stat_result of `source` if it is a regular file, else None (a pipe, a terminal, a directory...).
+
+    `source` is a path (not "-"), or a file object (anything with fileno()).
+    Only a regular file may be read ahead, or cut into ranges: what is read
+    from a pipe (a FIFO, `<(command)`) is gone for the run. Raises OSError if
+    a path cannot be looked at; a file object without a descriptor gives None.
+    """
+    if is_path(source):
+        status = os.stat(source)
+    else:
+        try:
+            status = os.fstat(source.fileno())
+        except (AttributeError, OSError, ValueError):
+            return None
+    return status if stat.S_ISREG(status.st_mode) else None
+
+
 def _regular_file_id(f):
-    try:
-        st = os.fstat(f.fileno())
-    except (AttributeError, OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+    """(device, inode) of the regular file that file object `f` reads or writes, else None."""
+    status = regular_file_status(f)
+    return None if status is None else (status.st_dev, status.st_ino)
 
 
 @contextlib.contextmanager

@@ -4,13 +4,11 @@ Drawn by tqdm, which also knows how to keep the line apart from the messages
 written while it is shown.
 """
 import contextlib
-import os
-import stat
 import sys
 
 from tqdm import tqdm
 
-from .inputs import STDIN, compression_of
+from .inputs import STDIN, compression_of, regular_file_status, source_list
 
 # Without --progress, a terminal gets the line only on runs longer than this.
 QUIET_SECONDS = 1.0
@@ -47,14 +45,12 @@ def progress_line(sources, report, asked):
 def plain_size(sources):
     """Total size of the inputs when known in advance (all uncompressed files), else None."""
     total = 0
-    for source in list(sources) or [STDIN]:
+    for source in source_list(sources):
         if source == STDIN:
             return None
         try:
-            status = os.stat(source)
-            # Only a regular file may be read ahead: from a pipe (a FIFO,
-            # `<(command)`) the bytes read here would be gone for the run.
-            if not stat.S_ISREG(status.st_mode):
+            status = regular_file_status(source)
+            if status is None:
                 return None
             with open(source, "rb") as f:
                 if compression_of(f.read(6)):

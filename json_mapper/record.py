@@ -327,7 +327,8 @@ def top_level_members(text):
 
 
 def _skip_ws(text, i):
-    while text[i:i + 1] in (b" ", b"\t", b"\r", b"\n"):
+    n = len(text)
+    while i < n and text[i] in JSON_WS:
         i += 1
     return i
 
