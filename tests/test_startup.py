@@ -22,9 +22,10 @@ from json_mapper.record import json_quoted, quoted
 PACKAGE = ROOT / "json_mapper"
 
 # Modules a run over good records (or no records) must not import: each
-# takes longer to load than such a run takes to filter.
+# takes longer to load than such a run takes to filter. typing: the package's
+# type hints are read by type checkers only (TYPE_CHECKING is False at run time).
 NOT_NEEDED = ("orjson", "msgspec", "gzip", "bz2", "lzma", "zstandard", "tqdm", "concurrent.futures",
-              "multiprocessing", "dataclasses")
+              "multiprocessing", "dataclasses", "typing")
 
 # The command with json_mapper._scan made unimportable, as on a machine without a C compiler.
 WITHOUT_EXTENSION = ("import runpy, sys; sys.modules['json_mapper._scan'] = None; "
