@@ -1,17 +1,16 @@
 """Types of the native line scanner (json_mapper/_scan.c), an optional extension."""
 from collections.abc import Callable
-from typing import Optional, Tuple
 
 from typing_extensions import Buffer
 
 def emit(
     chunk: Buffer,
-    paths: Tuple[Tuple[bytes, ...], ...],
+    paths: tuple[tuple[bytes, ...], ...],
     threshold: float,
     sum_key: bytes,
-    decide: Callable[[bytes], Optional[bytes]],
+    decide: Callable[[bytes], bytes | None],
     /,
-) -> Optional[Tuple[int, int, bytes]]:
+) -> tuple[int, int, bytes] | None:
     """(lines, selected, output) for a chunk of whole lines, or None if it cannot vouch for it.
 
     `output` holds each selected line's output followed by b"\\n", byte for byte

@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rejects is not None:
         # Before any input is read: a run that cannot keep its rejects does not start.
         try:
-            rejects = open(args.rejects, "wb")
+            rejects = open(args.rejects, "wb")  # noqa: SIM115 (closed by the `with` below)
         except OSError as err:
             say(f"--rejects {args.rejects}: {err.strerror or err}")
             return EXIT_TROUBLE

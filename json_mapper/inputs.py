@@ -274,7 +274,7 @@ def open_input(source: Source, output: object = None) -> Iterator[tuple[Reader, 
             os.set_blocking(raw.fileno(), True)
     else:
         try:
-            raw = open(source, "rb")
+            raw = open(source, "rb")  # noqa: SIM115 (closed in the `finally` below)
         except OSError as err:
             raise InputError(name, err.strerror or str(err)) from None
         close = True
@@ -309,9 +309,9 @@ def _enlarge_pipe(raw: object) -> None:
     """Ask for a pipe of PIPE_SIZE when `raw` reads a pipe (Linux), so it is read in large gulps."""
     try:
         fd = raw.fileno()  # type: ignore[attr-defined]  # AttributeError is caught
-        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl and hasattr(fcntl, "F_SETPIPE_SZ"):
-            if fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < PIPE_SIZE:
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        if (stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl and hasattr(fcntl, "F_SETPIPE_SZ")
+                and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < PIPE_SIZE):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     except (AttributeError, OSError, ValueError):
         pass  # over the user's limit for pipes, or no pipe at all: read it as it is
 
@@ -425,7 +425,7 @@ def _read_errors(name: str, fmt: str | None) -> Iterator[None]:
     """Read errors and damaged compressed data, as InputError."""
     try:
         yield
-    except (_decompression_errors(fmt) if fmt else ()) as err:
+    except (_decompression_errors(fmt) if fmt else ()) as err:  # noqa: B030 (a tuple of classes, asked for late)
         raise InputError(name, f"corrupt {fmt} data: {err}") from None
     except OSError as err:
         what = f"corrupt {fmt} data" if fmt else "read error"

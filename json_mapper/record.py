@@ -328,7 +328,7 @@ def with_sum(text: bytes, obj: dict[str, object], total: float, spec: Spec) -> b
     return b"".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
     """(a JSON string, a scalar, a bracket or a string's start): compiled once needed."""
     import re  # function-level: saves start-up, only a record that has the sum field needs it

@@ -36,7 +36,7 @@ class Tally:
         self.value += n
 
 
-class skip_bad_records:  # noqa: N801 (used like a function)
+class skip_bad_records:  # lower case: used like a function
     """A picklable mapper: `map_line(line, th)`, or nothing and `counter.add(1)` if bad."""
 
     def __init__(self, counter: Counter, th: float = THRESHOLD) -> None:

@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import JSONTESTSUITE_FILES, corpus_params
-from json_mapper import batch as batch_module
 from json_mapper.batch import BatchFilter
-from json_mapper.record import Spec
 from json_mapper.chunk import filter_chunk
+from json_mapper.record import Spec
 from json_mapper.stream import filter_stream
 
 ONE_LINE_FILES = [p for p in JSONTESTSUITE_FILES if b"\n" not in p.read_bytes().rstrip(b"\n")]

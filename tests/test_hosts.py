@@ -22,9 +22,22 @@ import pytest
 
 import netns
 from conftest import UNDER_CI, require, require_module
-from test_engines import (COMMANDS, EXAMPLES, apps_of, bare_python, check_ran_on_cluster,  # noqa: F401
-                          data_dir, engine_env, expected, fill, spark_cluster_on, spark_output,
-                          spark_submit_command, submit_env, workdir)
+from test_engines import (  # noqa: F401
+    COMMANDS,
+    EXAMPLES,
+    apps_of,
+    bare_python,
+    check_ran_on_cluster,
+    data_dir,
+    engine_env,
+    expected,
+    fill,
+    spark_cluster_on,
+    spark_output,
+    spark_submit_command,
+    submit_env,
+    workdir,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi")
 

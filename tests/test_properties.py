@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from json_mapper import BadRecord, Spec, filter_record
 
+
 # Keeps every number's literal text, so "1.10" and "1.1" stay different.
 def literal(text):
     return json.loads(text, parse_int=lambda s: ("int", s), parse_float=lambda s: ("float", s))

@@ -222,7 +222,7 @@ def test_every_function_level_import_says_it_saves_start_up():
     unexplained = []
     for path in sorted(PACKAGE.glob("*.py")):
         lines = path.read_text().splitlines()
-        for lineno, target, nested in _module_imports()["json_mapper" if path.stem == "__init__"
+        for lineno, _target, nested in _module_imports()["json_mapper" if path.stem == "__init__"
                                                          else f"json_mapper.{path.stem}"]:
             if not nested:
                 continue
