@@ -224,10 +224,10 @@ def display_name(source: Source) -> str:
 def regular_file_status(source: object) -> os.stat_result | None:
     """The os.stat_result of `source` if it is a regular file, else None (a pipe, a terminal, a directory...).
 
-    `source` is a path (not "-"), or a file object (anything with fileno(); anything else gives None).
+    `source` is a path (not "-"), or a file object: anything with fileno().
     Only a regular file may be read ahead, or cut into ranges: what is read
     from a pipe (a FIFO, `<(command)`) is gone for the run. Raises OSError if
-    a path cannot be looked at; a file object without a descriptor gives None.
+    a path cannot be looked at; an object without a descriptor gives None.
     """
     if is_path(source):
         status = os.stat(source)

@@ -71,7 +71,8 @@ def values(depth=2):
     )
 
 
-good_records = st.tuples(numbers, st.one_of(numbers, st.sampled_from(["0", "-1e300"])), st.lists(st.tuples(keys, values()), max_size=3)).map(
+good_records = st.tuples(numbers, st.one_of(numbers, st.sampled_from(["0", "-1e300"])),
+                         st.lists(st.tuples(keys, values()), max_size=3)).map(
     lambda t: "{" + ",".join([f'"index":{t[0]}', f'"total":{t[1]}'] + [f'"{k}":{v}' for k, v in t[2]]) + "}")
 some_records = st.lists(st.tuples(keys, values()), max_size=5).map(
     lambda members: "{" + ",".join(f'"{k}":{v}' for k, v in members) + "}")

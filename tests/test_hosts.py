@@ -117,7 +117,8 @@ def ssh_hosts(network, engine_env, tmp_path_factory):
     (folder / "bin").mkdir()
     where = folder / "where.log"
     shim = folder / "bin" / "jsonfilter"
-    shim.write_text(f'#!/bin/sh\nreadlink /proc/self/ns/net >> "{where}"\nexec "{sys.executable}" -m json_mapper "$@"\n')
+    shim.write_text(f'#!/bin/sh\nreadlink /proc/self/ns/net >> "{where}"\n'
+                    f'exec "{sys.executable}" -m json_mapper "$@"\n')
     shim.chmod(0o755)
     env = dict(engine_env)
     env["PATH"] = f"{folder / 'bin'}{os.pathsep}{env['PATH']}"

@@ -101,7 +101,7 @@ def check_duty(scan, chunk, spec):
 @example([b'{"index":1,"total":1} {}'], True, Spec())
 @example([b'{"index":1,"total":1,"x":"\\ud800"}'], True, Spec())
 @example([b'{"index":1,"total":1,"index":0}'], True, Spec())
-def test_every_line_it_decides_itself_is_good_and_written_as_filter_record_writes(scan, chunk_lines, final_newline, spec):
+def test_lines_it_decides_itself_are_good_and_written_as_filter_record_writes(scan, chunk_lines, final_newline, spec):
     check_duty(scan, b"\n".join(chunk_lines) + (b"\n" if final_newline else b""), spec)
 
 
@@ -245,7 +245,8 @@ def test_without_a_c_compiler_pip_install_still_works(tmp_path):
     assert install.returncode == 0, install.stderr[-2000:]
     run = subprocess.run(
         [str(bin_dir / "python"), "-c",
-         "import json_mapper.batch as b, sys; print(b._scan); sys.stdout.flush(); from json_mapper.cli import run; run()"],
+         "import json_mapper.batch as b, sys; print(b._scan); sys.stdout.flush(); "
+         "from json_mapper.cli import run; run()"],
         input=b'{"index":1,"total":1.5}\n{"index":0.1,"total":0.2}\n', cwd=tmp_path, env=env,
         capture_output=True, timeout=60)
     assert (run.stdout, run.stderr, run.returncode) == (b'None\n{"index":1,"total":1.5,"sum_val":2.5}\n', b"", 0)
@@ -568,7 +569,8 @@ def test_nested_paths_each_way_a_path_can_fail(scan):
     cases = {
         b'{"http":{"ms":3}}': b'{"http":{"ms":3},"s":3.0}',
         b'{"http" : { "ms" : 3 } , "x" : 1 }': b'{"http" : { "ms" : 3 } , "x" : 1,"s":3.0}',
-        b'{"x":{"http":{"ms":3}},"http":{"y":{"ms":5},"ms":-2.5}}': b'{"x":{"http":{"ms":3}},"http":{"y":{"ms":5},"ms":-2.5},"s":-2.5}',
+        b'{"x":{"http":{"ms":3}},"http":{"y":{"ms":5},"ms":-2.5}}':
+            b'{"x":{"http":{"ms":3}},"http":{"y":{"ms":5},"ms":-2.5},"s":-2.5}',
         b'{"http":{"ms":3},"http":{"ms":3}}': UNDECIDED,   # the intermediate repeated
         b'{"http":{"ms":3,"ms":3}}': UNDECIDED,            # the leaf repeated
         b'{"http":[{"ms":3}]}': UNDECIDED,                 # not an object
