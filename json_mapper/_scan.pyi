@@ -23,6 +23,9 @@ def emit(
 def blank_lines(chunk: Buffer, /) -> int:
     """The lines of `chunk` holding nothing but spaces, tabs and carriage returns (blank for filter_record)."""
 
+def keep_freed_memory(size: int, /) -> bool:
+    """Let this process keep up to `size` bytes of freed memory for reuse (glibc); False where it cannot."""
+
 def _parse(text: Buffer, /) -> float:
     """float(orjson.loads(text)) for a JSON number, as the scanner converts it (tests only)."""
 

@@ -7,30 +7,30 @@ would read, to its end, even once the path is deleted or replaced. Anything
 else (stdin, a pipe, compressed data, and regular files where there is no
 /proc) is read here, by one reader, into a ring of slots in memory shared
 with the workers, so a piece is handed over as a slot number and a length,
-never copied. A worker returns one ChunkResult per piece (its output as one
-buffer). Results are written strictly in the order the pieces were made,
+never copied. A worker returns one ChunkResult per piece, its output left
+in a slot of shared memory (see _Pool). Results are written strictly in the order the pieces were made,
 through the same `stream.write_result` as the one-process path, so the
 output, the messages and their FILE:LINE are the same whatever N is. At most
 a few pieces per worker are in flight, so memory stays flat whatever the
 input size.
 """
 import collections
-import concurrent.futures
 import functools
 import math
 import mmap
 import multiprocessing
+import multiprocessing.connection
 import os
 import select
 import signal
 import stat
 import time
-from concurrent.futures.process import BrokenProcessPool
+import traceback
 from typing import Callable, NamedTuple, Optional
 
 from .chunk import KEEP_BAD, joined
-from .inputs import (BOM, CHUNK_SIZE, STDIN, InputError, display_name, is_path, open_input, read_chunks,
-                     read_some, source_list)
+from .inputs import (BOM, CHUNK_SIZE, STDIN, InputError, display_name, is_path, open_input, read_some,
+                     source_list)
 from .record import DEFAULT_SPEC
 from .stream import (ON_ERROR_MODES, Counts, WorkerDied, binary_output, chunk_filter_for, filter_stream,
                      write_result)
@@ -78,48 +78,41 @@ def filter_parallel(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=
 
     Writes exactly what filter_stream writes and reports the same problems.
     Raises WorkerDied if a worker process dies. `progress`, if given, is
-    called with (bytes, lines) after each piece is written.
+    called with (bytes, lines) after each piece is written. Where there is
+    no fork (Windows), the run is filter_stream's, in this one process.
     """
     if on_error not in ON_ERROR_MODES:
         raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
     jobs = jobs or cpu_count()
-    if jobs == 1:
+    if jobs == 1 or "fork" not in multiprocessing.get_all_start_methods():
         return filter_stream(sources, out, spec=spec, on_error=on_error, report=report, counts=counts,
                              fast=fast, progress=progress, rejects=rejects, max_messages=max_messages)
     out = binary_output(out)
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
     in_flight = jobs * PIECES_PER_WORKER
-    # fork starts a worker in milliseconds, and the workers inherit the ring
-    # of shared memory; elsewhere the default start method still works, and
-    # the pieces read here are handed over as bytes.
-    forked = "fork" in multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if forked else None)
     # One slot more than there can be pieces in flight: the slot being filled.
-    ring = _Ring(in_flight + 1) if forked else None
+    ring = _Ring(in_flight + 1)
     # The descriptors that workers open plain files through, by input number:
     # each stays open until that input's pieces are written.
     held = {} if os.path.isdir(f"/proc/{os.getpid()}/fd") else None
-    executor = concurrent.futures.ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker,
-        # A worker keeps, per piece, the bad lines that may still be told.
-        initargs=(spec, fast, ring and ring.memory, max_messages if on_error == "warn" else 1))
+    # A worker keeps, per piece, the bad lines that may still be told.
+    keep = max_messages if on_error == "warn" else 1
+    pool = _Pool(jobs, (spec, fast, ring.memory, keep))
     try:
         writer = _InOrder(out, on_error, report, counts, progress, held, rejects, max_messages)
-        _run(executor, in_flight, sources, out, ring, held, writer)
-    except BrokenProcessPool:  # from submit() or result(): a worker was killed
-        raise WorkerDied("a worker process died; the output is incomplete") from None
+        _run(pool, in_flight, sources, out, ring, held, writer, _LineHere(chunk_filter_for(spec, fast), keep))
     finally:
-        # On the way out after a problem (a bad record with on_error="fail",
-        # Ctrl-C, a closed pipe), queued pieces are dropped, not waited for.
-        executor.shutdown(wait=True, cancel_futures=True)
+        # However the run ends (a bad record with on_error="fail", Ctrl-C, a
+        # closed pipe, a dead worker), no worker outlives it.
+        pool.close()
         for fd in (held or {}).values():
             os.close(fd)
     counts.seconds = time.perf_counter() - counts.started
     return counts
 
 
-def _run(executor, limit, sources, out, ring, held, writer):
+def _run(pool, limit, sources, out, ring, held, writer, here):
     """Hand the pieces to the workers, at most `limit` in flight, and write their results in turn."""
     in_flight = collections.deque()
 
@@ -129,15 +122,175 @@ def _run(executor, limit, sources, out, ring, held, writer):
         while in_flight and not input_ready():
             writer.finish(*in_flight.popleft())
 
-    # The ring's slots are reused in turn: a slot is filled again only once
-    # the piece it held has been written, as at most `limit` pieces are in
-    # flight when the next one is read.
+    # A piece is handed out once the one `limit` places before it is
+    # written: a worker's slots of output (see _Pool) and the ring's slots
+    # are reused in turn, each once the piece that held it is written.
     for piece in _pieces(sources, out, writer.sizes, ring, held, catch_up):
-        in_flight.append((piece, piece.job and executor.submit(piece.job)))
-        if len(in_flight) > limit:
+        if len(in_flight) == limit:
             writer.finish(*in_flight.popleft())
+        if piece.job is None:
+            outcome = None
+        elif piece.job.func is _filter_bytes:  # a line longer than a slot: rare, and done here
+            outcome = _Done(here(piece.job.args[0]))
+        else:
+            outcome = pool.submit(piece.job)
+        in_flight.append((piece, outcome))
     while in_flight:
         writer.finish(*in_flight.popleft())
+
+
+class _LineHere:
+    """The filter for a line longer than a slot, run in this process as a worker would run it."""
+
+    def __init__(self, chunk_filter, keep):
+        self.chunk_filter, self.keep = chunk_filter, keep
+
+    def __call__(self, line):
+        return len(line), self.chunk_filter(line, self.keep), None
+
+
+class _Done:
+    """The outcome of a piece filtered in this process."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+class _Pending:
+    """The outcome of a piece handed to worker `worker` of `pool`, read back in its turn."""
+
+    def __init__(self, pool, worker):
+        self.pool, self.worker = pool, worker
+
+    def result(self):
+        return self.pool.receive(self.worker)
+
+
+class _Pool:
+    """Forked worker processes, each with a pipe of its own each way; pieces go to them in turn.
+
+    A worker does its pieces in the order it gets them, so the outcomes are
+    read back from its pipe in the order the pieces were handed out. Each
+    pipe's far end is held by its worker alone: a worker that dies, even
+    half way through sending, shows as the end of its pipe, never as a wait
+    that does not end. A piece's output comes back through one of the
+    worker's OUTPUT_SLOTS slots of shared memory, not through the pipe: it
+    is written from there, not copied on the way.
+    """
+
+    def __init__(self, jobs, initargs):
+        context = multiprocessing.get_context("fork")
+        self.slot_size = OUTPUT_SLOT
+        self.memory = mmap.mmap(-1, jobs * OUTPUT_SLOTS * self.slot_size)
+        self.view = memoryview(self.memory)
+        pipes = [(context.Pipe(duplex=False), context.Pipe(duplex=False)) for _ in range(jobs)]
+        self.workers = []
+        self.turn = 0
+        for number, ((tasks, to_worker), (from_worker, results)) in enumerate(pipes):
+            # Every pipe end but its own two, closed in the worker: inherited,
+            # a dead worker's pipe would never end, nor a worker's when this
+            # process dies.
+            others = [end for other, pair in enumerate(pipes) if other != number for pipe in pair for end in pipe]
+            process = context.Process(target=_work, daemon=True, args=(
+                tasks, results, others + [to_worker, from_worker], initargs,
+                self.memory, number * OUTPUT_SLOTS * self.slot_size, self.slot_size))
+            process.start()
+            tasks.close()
+            results.close()
+            self.workers.append((process, to_worker, from_worker))
+
+    def submit(self, job):
+        """Hand `job` to the next worker in turn; return its _Pending outcome."""
+        worker = self.turn % len(self.workers)
+        self.turn += 1
+        try:
+            self.workers[worker][1].send(job)
+        except OSError:  # its pipe is closed: the worker has died
+            raise WorkerDied(WORKER_DIED) from None
+        return _Pending(self, worker)
+
+    def receive(self, worker):
+        """The next outcome from `worker`: (bytes read, ChunkResult, InputError or None)."""
+        process, _, results = self.workers[worker]
+        try:
+            multiprocessing.connection.wait([results, process.sentinel])
+            if not results.poll():
+                raise EOFError
+            outcome, raised = results.recv()
+        except (EOFError, OSError):
+            raise WorkerDied(WORKER_DIED) from None
+        if raised:
+            error, remote = raised
+            raise error from _RemoteTraceback(remote)
+        size, result, error = outcome
+        if isinstance(result.output, _InSlot):
+            at = result.output.offset
+            result = result._replace(output=self.view[at:at + result.output.length])
+        return size, result, error
+
+    def close(self):
+        """Stop every worker: done ones at once, and busy ones too, as their work is no longer wanted."""
+        for process, to_worker, from_worker in self.workers:
+            to_worker.close()
+            from_worker.close()
+            if process.exitcode is None:
+                process.terminate()
+        for process, _, _ in self.workers:
+            process.join()
+
+
+# A worker's output goes in its OUTPUT_SLOTS slots in turn: one slot per
+# piece a worker can have in flight (see _run), each big enough for a
+# piece's output (pieces are sized for about OUTPUT_BUDGET of it). A larger
+# output comes back through the pipe.
+OUTPUT_SLOTS = PIECES_PER_WORKER
+OUTPUT_SLOT = 2 * OUTPUT_BUDGET
+WORKER_DIED = "a worker process died; the output is incomplete"
+
+
+class _InSlot(NamedTuple):
+    """Where a piece's output is, in the pool's shared memory."""
+
+    offset: int
+    length: int
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an error raised in a worker, as the cause of the error raised here."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+def _work(tasks, results, others, initargs, memory, offset, slot_size):
+    """A worker's life: do each piece that comes, and send its outcome back, until told to stop."""
+    for end in others:
+        end.close()
+    _start_worker(*initargs)
+    view = memoryview(memory)
+    done = 0
+    while True:
+        try:
+            job = tasks.recv()
+        except EOFError:  # the main process has gone
+            return
+        try:
+            size, result, error = job()
+            if len(result.output) <= slot_size:
+                at = offset + slot_size * (done % OUTPUT_SLOTS)
+                view[at:at + len(result.output)] = result.output
+                result = result._replace(output=_InSlot(at, len(result.output)))
+            answer = ((size, result, error), None)
+        except Exception as err:  # a bug: raised again in the main process, with this traceback
+            answer = (None, (err, traceback.format_exc()))
+        done += 1
+        try:
+            results.send(answer)
+        except Exception as err:  # an error that cannot be pickled: its text still gets there
+            results.send((None, (RuntimeError(repr(err)), traceback.format_exc())))
 
 
 class _PieceSizes:
@@ -172,6 +325,8 @@ class _InOrder:
                 os.close(self.held.pop(self.source))
             self.source, self.lineno = piece.source, 0
         if piece.source == self.unreadable:
+            if future:  # still read back, so the worker's next outcome is the next one read
+                future.result()
             return
         if piece.error:
             self._unreadable(piece.error)
@@ -193,13 +348,12 @@ class _InOrder:
         self.report(error)
 
 
-def _pieces(sources, out, sizes, ring=None, held=None, idle=None):
+def _pieces(sources, out, sizes, ring, held=None, idle=None):
     """Yield a Piece for every piece of work, in input order.
 
     A plain regular file is cut into ranges when `held` is a dict: its
     descriptor is kept there, by input number, for the workers to open.
-    Other inputs are read into the `ring` (see _Ring.pieces for `idle`), or
-    without one, handed over as bytes. An input that cannot be read, or fails
+    Other inputs are read into the `ring` (see _Ring.pieces for `idle`). An input that cannot be read, or fails
     part way, gives a Piece with its error, after the pieces of the lines read
     before it.
     """
@@ -210,11 +364,8 @@ def _pieces(sources, out, sizes, ring=None, held=None, idle=None):
                 if held is not None and _plain_file(source, reader, fmt):
                     held[number] = os.dup(reader.fileno())
                     jobs = _ranges(held[number], name, sizes)
-                elif ring:
-                    jobs = ring.pieces(reader, name, fmt, sizes, idle)
                 else:
-                    jobs = (functools.partial(_filter_bytes, chunk)
-                            for chunk in _gathered(read_chunks(reader, name, fmt)))
+                    jobs = ring.pieces(reader, name, fmt, sizes, idle)
                 for job in jobs:
                     yield Piece(number, name, job)
         except InputError as err:
@@ -374,31 +525,6 @@ def _rest_of_line(head, reader, name, fmt, size):
             parts.append(more[:cut])
             return b"".join(parts), more[cut:]
         parts.append(more)
-
-
-def _gathered(chunks):
-    """The chunks joined into pieces of at least CHUNK_SIZE bytes.
-
-    A pipe hands over what it holds (often 64 KiB); a piece that small would
-    cost more to hand to a worker than to filter here. When the input fails,
-    the chunks read before are yielded first.
-    """
-    pending = []
-    size = 0
-    try:
-        for chunk in chunks:
-            pending.append(chunk)
-            size += len(chunk)
-            if size >= CHUNK_SIZE:
-                yield b"".join(pending)
-                pending = []
-                size = 0
-    except InputError:
-        if pending:
-            yield b"".join(pending)
-        raise
-    if pending:
-        yield b"".join(pending)
 
 
 # In each worker process: the chunk filter for the run's Spec, the ring, and

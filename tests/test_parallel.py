@@ -144,11 +144,10 @@ def test_any_slot_size_gives_the_same_output(lines, slot, bom, on_error, final_n
     assert _agree([str(path), str(empty), str(empty), str(empty), str(empty), str(path)], on_error)
 
 
-def test_without_fork_pieces_are_handed_over_as_bytes(inputs, monkeypatch):
-    # Where fork is missing (Windows), there is no shared ring: the reader's
-    # chunks go to the workers as bytes.
+def test_without_fork_the_run_is_one_process(inputs, monkeypatch):
+    # Where fork is missing (Windows), -j runs as -j 1 does, in this process.
     monkeypatch.setattr(parallel.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    monkeypatch.setattr(parallel, "_Ring", None)  # any use of it would fail
+    monkeypatch.setattr(parallel, "_Pool", None)  # any worker would fail
     damaged = inputs.parent / "damaged.json.gz"
     damaged.write_bytes(gzip.compress(messy_lines(60_000, 6))[:-5000])
     assert _agree([str(inputs / "c.json.gz"), str(damaged), str(inputs / "b.json")], "warn")

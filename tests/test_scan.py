@@ -587,3 +587,11 @@ def test_nested_paths_each_way_a_path_can_fail(scan):
     for line, expected in cases.items():
         found = scan.emit(line + b"\n", paths, -10.0, b'"s"', lambda line: UNDECIDED)
         assert found == (1, 1, expected + b"\n"), line
+
+
+def test_keep_freed_memory_is_set_where_the_c_library_is_glibc(scan):
+    import platform
+
+    assert scan.keep_freed_memory(16 << 20) is (platform.libc_ver()[0] == "glibc")
+    with pytest.raises(ValueError):
+        scan.keep_freed_memory(-1)
