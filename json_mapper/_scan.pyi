@@ -17,7 +17,8 @@ def emit(
     what record.filter_record writes; `decide(line)` gives the output of each
     line the scanner cannot decide itself (bytes, or None), in line order, and
     an exception it raises propagates. `sum_key` is the sum field's name,
-    JSON-quoted. More than 16 paths, or a path of more than 16 keys, give None.
+    JSON-quoted. More than 16 paths, or a path of more than 16 keys, give None;
+    no path at all raises ValueError.
     """
 
 def blank_lines(chunk: Buffer, /) -> int:
