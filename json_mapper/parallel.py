@@ -197,7 +197,14 @@ class _Pool:
             process = context.Process(target=_work, daemon=True, args=(
                 tasks, results, others + [to_worker, from_worker], initargs,
                 self.memory, number * OUTPUT_SLOTS * self.slot_size, self.slot_size))
-            process.start()
+            # Until the worker has set its own handlers (see _start_worker), a
+            # SIGTERM or SIGINT would run this process's handlers there, and
+            # print a traceback: they wait, blocked, until it has.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, WORKER_SIGNALS)
+            try:
+                process.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             tasks.close()
             results.close()
             self.workers.append((process, to_worker, from_worker))
@@ -249,6 +256,7 @@ class _Pool:
 OUTPUT_SLOTS = PIECES_PER_WORKER
 OUTPUT_SLOT = 2 * OUTPUT_BUDGET
 WORKER_DIED = "a worker process died; the output is incomplete"
+WORKER_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _InSlot(NamedTuple):
@@ -270,6 +278,7 @@ def _work(tasks, results, others, initargs, memory, offset, slot_size):
     for end in others:
         end.close()
     _start_worker(*initargs)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, WORKER_SIGNALS)  # blocked by _Pool until now
     view = memoryview(memory)
     done = 0
     while True:

@@ -287,3 +287,15 @@ def test_worker_read_error_is_reported_and_the_next_input_read(tmp_path, monkeyp
     assert lines[:-1000] == expected[:len(lines) - 1000]
     assert lines[-1000:] == [filter_record(line, Spec(threshold=-1))
                              for line in generated(1000, seed=1).splitlines()]
+
+
+def test_bug_worker_stopped_while_starting_printed_a_traceback(run_jsonfilter, tmp_path):
+    # A run that ends at once stops its workers while they may still be
+    # starting: one stopped before its own signal handlers were set ran the
+    # main process's SIGTERM handler and printed "Exception ignored ...
+    # SystemExit: 143" (about one run in 13 here).
+    (tmp_path / "in.lz4").write_bytes(b'\x04"M\x18' + b"x" * 100)
+    for _ in range(40):
+        result = run_jsonfilter("-j", "8", "in.lz4", "/dev/null")
+        assert (result.returncode, result.stderr) == (
+            2, b"jsonfilter: in.lz4: lz4 compressed input is not supported\n")
