@@ -407,7 +407,7 @@ def startup(jf, runs):
     rows = ["| command | runs | min ms | median ms | output |", "|---|---:|---:|---:|---|"]
     figures = {}
     reference = [orjson.loads(line) for line in outputs[commands[0][0]].splitlines()]
-    for name, argv, data, needs in commands:
+    for name, _argv, data, needs in commands:
         if not samples[name]:
             rows.append(f"| {cell(name)} | | | | skipped: {missing(needs)} |")
             continue

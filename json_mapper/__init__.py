@@ -2,10 +2,10 @@
 
 __version__ = "0.1.0"
 
-from .inputs import InputError  # noqa: E402
-from .chunk import filter_chunk  # noqa: E402
-from .record import FIELDS, SUM_FIELD, THRESHOLD, BadRecord, Spec, filter_record, map_line  # noqa: E402
-from .stream import Counts, filter_stream  # noqa: E402
+from .chunk import filter_chunk
+from .inputs import InputError
+from .record import FIELDS, SUM_FIELD, THRESHOLD, BadRecord, Spec, filter_record, map_line
+from .stream import Counts, filter_stream
 
 __all__ = [
     "THRESHOLD", "FIELDS", "SUM_FIELD", "BadRecord", "InputError", "Spec",

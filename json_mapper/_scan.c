@@ -15,10 +15,6 @@
  * MAX_DEPTH, a number that could overflow a double. So a line it decides is
  * one orjson reads as a good object, and the numbers it adds are the doubles
  * Python's float() gives for what orjson reads (see _numbers.h).
- *
- * candidates(chunk, keys, threshold) is the older, screening interface: the
- * lines that are selected or that it cannot decide, for filter_record to
- * decide again.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -674,74 +670,8 @@ done:
     return result;
 }
 
-static PyObject *candidates(PyObject *module, PyObject *args)
-{
-    Py_buffer chunk;
-    PyObject *keys;
-    double threshold;
-    Scan s;
-    PyObject *found = NULL, *result = NULL;
-
-    if (!PyArg_ParseTuple(args, "y*O!d", &chunk, &PyTuple_Type, &keys, &threshold))
-        return NULL;
-    Py_ssize_t nkeys = PyTuple_GET_SIZE(keys);
-    if (nkeys < 1 || nkeys > MAX_FIELDS) {
-        PyBuffer_Release(&chunk);
-        Py_RETURN_NONE;
-    }
-    s.npaths = (int)nkeys;
-    s.sum_key = NULL;
-    for (Py_ssize_t i = 0; i < nkeys; i++) {
-        PyObject *key = PyTuple_GET_ITEM(keys, i);
-        if (!PyBytes_Check(key)) {
-            PyBuffer_Release(&chunk);
-            PyErr_SetString(PyExc_TypeError, "keys must be a tuple of bytes");
-            return NULL;
-        }
-        s.path_len[i] = 1;
-        s.key[i][0] = PyBytes_AS_STRING(key);
-        s.key_len[i][0] = PyBytes_GET_SIZE(key);
-    }
-    count_levels(&s);
-    found = PyList_New(0);
-    if (found == NULL)
-        goto done;
-
-    ptr p = chunk.buf, stop = p + chunk.len;
-    Py_ssize_t lines = 0;
-    while (p < stop) {
-        ptr end = memchr(p, '\n', stop - p);
-        if (end == NULL)
-            end = stop;
-        lines++;
-        double total;
-        ptr first, last;
-        int verdict = scan_line(&s, p, end, threshold, &total, &first, &last);
-        if (verdict == LINE_BAD) {
-            result = Py_NewRef(Py_None);
-            goto done;
-        }
-        if (verdict == LINE_ERROR)
-            goto done;
-        if (verdict == LINE_UNSURE || (verdict == LINE_SUM && total > threshold)) {
-            PyObject *line = PyBytes_FromStringAndSize((const char *)p, end - p);
-            if (line == NULL || PyList_Append(found, line) < 0) {
-                Py_XDECREF(line);
-                goto done;
-            }
-            Py_DECREF(line);
-        }
-        p = end + 1;
-    }
-    result = Py_BuildValue("(nO)", lines, found);
-done:
-    Py_XDECREF(found);
-    PyBuffer_Release(&chunk);
-    return result;
-}
-
 /* The lines of a chunk that hold nothing but JSON whitespace: the blank lines
- * filter_record passes over, which the scans above vouch for uncounted. */
+ * filter_record passes over, which emit vouches for uncounted. */
 static PyObject *blank_lines(PyObject *module, PyObject *arg)
 {
     Py_buffer chunk;
@@ -826,12 +756,6 @@ static PyMethodDef methods[] = {
      "writes them; decide(line) gives the output (bytes or None) of each line\n"
      "the scanner cannot decide, in line order. None if the chunk holds a line\n"
      "this scan cannot vouch for (decide may have been called for lines before it)."},
-    {"candidates", candidates, METH_VARARGS,
-     "candidates(chunk, keys, threshold) -> (lines, [line, ...]) or None\n\n"
-     "The lines of `chunk` whose fields named by `keys` (a tuple of UTF-8\n"
-     "bytes) add up to more than `threshold` or that the scan cannot decide,\n"
-     "and the number of lines; None if the chunk holds a line this scan cannot\n"
-     "vouch for."},
     {"blank_lines", blank_lines, METH_O,
      "blank_lines(chunk) -> int\n\n"
      "The lines of `chunk` holding nothing but spaces, tabs and carriage returns\n"

@@ -1,30 +1,25 @@
 """Types of the native line scanner (json_mapper/_scan.c), an optional extension."""
 from collections.abc import Callable
-from typing import Optional, Tuple
 
 from typing_extensions import Buffer
 
 def emit(
     chunk: Buffer,
-    paths: Tuple[Tuple[bytes, ...], ...],
+    paths: tuple[tuple[bytes, ...], ...],
     threshold: float,
     sum_key: bytes,
-    decide: Callable[[bytes], Optional[bytes]],
+    decide: Callable[[bytes], bytes | None],
     /,
-) -> Optional[Tuple[int, int, bytes]]:
+) -> tuple[int, int, bytes] | None:
     """(lines, selected, output) for a chunk of whole lines, or None if it cannot vouch for it.
 
     `output` holds each selected line's output followed by b"\\n", byte for byte
     what record.filter_record writes; `decide(line)` gives the output of each
     line the scanner cannot decide itself (bytes, or None), in line order, and
     an exception it raises propagates. `sum_key` is the sum field's name,
-    JSON-quoted. More than 16 paths, or a path of more than 16 keys, give None.
+    JSON-quoted. More than 16 paths, or a path of more than 16 keys, give None;
+    no path at all raises ValueError.
     """
-
-def candidates(
-    chunk: Buffer, keys: Tuple[bytes, ...], threshold: float, /
-) -> Optional[Tuple[int, list[bytes]]]:
-    """(lines, the lines that are selected or undecided) or None: the older screening interface."""
 
 def blank_lines(chunk: Buffer, /) -> int:
     """The lines of `chunk` holding nothing but spaces, tabs and carriage returns (blank for filter_record)."""

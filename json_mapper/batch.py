@@ -32,20 +32,40 @@ Anything else (a bad line, a blank line for msgspec, a sum that is not
 finite, deep nesting, any error while decoding) sends the whole chunk
 through `chunk.filter_chunk`, which is always exact.
 """
+from __future__ import annotations
+
 import math
 
 from .chunk import KEEP_BAD, ChunkResult, joined, parts, split_lines
 from .chunk import filter_chunk as filter_chunk_per_record
 from .inputs import CHUNK_SIZE
-from .record import SKIPPED, BadRecord, filter_record
+from .record import SKIPPED, BadRecord, Spec, filter_record
+
+TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, Union
+
+    import msgspec
+    from typing_extensions import Buffer, TypeAlias
+
+    # The decoded records are instances of Struct types made at run time
+    # (`_struct`), whose attributes are known only then: Any.
+    Record: TypeAlias = Any
+    # Records to their sums.
+    Totals: TypeAlias = Callable[[list[Record]], list[float]]
+    # (decoder, open, totals, nan_skips): see _stages.
+    Stage: TypeAlias = tuple["msgspec.json.Decoder[Any]", bool, Totals, bool]
+    # A tree of keys: None for a summed field, else the keys inside.
+    Tree: TypeAlias = dict[str, Union["Tree", None]]
 
 try:
     from . import _scan
 except ImportError:  # built without a C compiler: msgspec alone
-    _scan = None
+    _scan = None  # type: ignore[assignment]
 
 
-def native():
+def native() -> bool:
     """Whether the native scanner is there (then the fast path costs nothing to start)."""
     return _scan is not None
 
@@ -71,15 +91,16 @@ class BatchFilter:
     `native=False` leaves the native scanner out (the tests compare the two ways).
     """
 
-    def __init__(self, spec, native=True):
+    def __init__(self, spec: Spec, native: bool = True) -> None:
         self.spec = spec
         self._native = native and _scan is not None
         self._paths = tuple(tuple(key.encode("utf-8") for key in path) for path in spec.paths)
         self._stage = 0  # the first of self._stages to try: the one that worked last
-        self._usable = None  # known once msgspec is loaded, the first time it is needed
+        self._stages: list[Stage] = []
+        self._usable: bool | None = None  # known once msgspec is loaded, the first time it is needed
 
     @property
-    def usable(self):
+    def usable(self) -> bool:
         """Whether msgspec can decode these fields (loading it, and building its decoders, once)."""
         if self._usable is None:
             try:
@@ -93,7 +114,7 @@ class BatchFilter:
                 self._usable = True
         return self._usable
 
-    def __call__(self, chunk, keep=KEEP_BAD):
+    def __call__(self, chunk: Buffer, keep: int = KEEP_BAD) -> ChunkResult:
         """The ChunkResult of `chunk`, keeping its first `keep` bad lines."""
         result = self._scanned(chunk)
         if result is not None:
@@ -103,19 +124,19 @@ class BatchFilter:
         return joined([self._decoded(part) or filter_chunk_per_record(part, self.spec, keep)
                        for part in parts(bytes(chunk), CHUNK_SIZE)], keep)
 
-    def fast(self, chunk):
+    def fast(self, chunk: Buffer) -> ChunkResult | None:
         """The ChunkResult, or None when this chunk needs the per-record path."""
         result = self._scanned(chunk)
         return result if result is not None else self._decoded(bytes(chunk))
 
-    def _scanned(self, chunk):
+    def _scanned(self, chunk: Buffer) -> ChunkResult | None:
         """The ChunkResult by the native scanner, or None."""
         if not self._native:
             return None
         spec = self.spec
         skipped = 0
 
-        def decide(line):
+        def decide(line: bytes) -> bytes | None:
             # A line the scanner leaves to filter_record; a bad one raises
             # BadRecord out of emit, and the chunk goes per record.
             nonlocal skipped
@@ -135,7 +156,7 @@ class BatchFilter:
         # The scanner vouches for blank lines too; they are counted apart.
         return ChunkResult(lines, output, selected, [], 0, skipped, _scan.blank_lines(chunk))
 
-    def _decoded(self, chunk):
+    def _decoded(self, chunk: bytes) -> ChunkResult | None:
         """The ChunkResult by msgspec, or None."""
         if not self.usable:
             return None
@@ -157,7 +178,8 @@ class BatchFilter:
         # No blank line: msgspec decodes none, and its chunk goes per record.
         return None if decided is None else ChunkResult(len(lines), *decided[:2], [], 0, decided[2])
 
-    def _select(self, lines, totals, nan_skips=False):
+    def _select(self, lines: list[bytes], totals: list[float], nan_skips: bool = False
+                ) -> tuple[bytes, int, int] | None:
         """(output, number of lines, number skipped) of the selected records, or None if one is bad.
 
         With `nan_skips`, a NaN sum is a record --missing skip passes over.
@@ -182,7 +204,7 @@ class BatchFilter:
         return None if decided is None else (decided[0], decided[1], decided[2] + skipped)
 
 
-def _stages(spec):
+def _stages(spec: Spec) -> list[Stage]:
     """The ways msgspec may decode a chunk, tried in turn: (decoder, open, totals, nan_skips).
 
     An open decoder skips the fields not summed, so its chunk must be screened
@@ -203,37 +225,39 @@ def _stages(spec):
     return stages
 
 
-def _tree(paths):
+def _tree(paths: tuple[tuple[str, ...], ...]) -> Tree:
     """The paths as nested dicts, {key: None for a summed field, or the dict of the keys inside}."""
-    tree = {}
+    tree: Tree = {}
     for path in paths:
         node = tree
         for key in path[:-1]:
-            node = node.setdefault(key, {})
-            if node is None:
+            inner = node.setdefault(key, {})
+            if inner is None:
                 raise ValueError(f"{key!r} is both summed and a path to a summed field")
+            node = inner
         if node.setdefault(path[-1], None) is not None:
             raise ValueError(f"{path[-1]!r} is both summed and a path to a summed field")
     return tree
 
 
-def _chain(tree, path):
+def _chain(tree: Tree, path: tuple[str, ...]) -> list[str]:
     """The attribute names of `path` in the structs `_decoder` makes of `tree`."""
     chain = []
-    node = tree
+    node: Tree | None = tree
     for key in path:
+        assert node is not None  # only a path's last key is a summed field
         chain.append(f"f{list(node).index(key)}")
         node = node[key]
     return chain
 
 
-def _decoder(tree, closed, absent=None):
+def _decoder(tree: Tree, closed: bool, absent: float | None = None) -> msgspec.json.Decoder[Any]:
     import msgspec  # function-level: saves start-up, only chunks the scanner leaves need it
 
     return msgspec.json.Decoder(_struct(tree, closed, absent))
 
 
-def _struct(tree, closed, absent=None):
+def _struct(tree: Tree, closed: bool, absent: float | None = None) -> type[msgspec.Struct]:
     """A msgspec Struct type decoding the keys of `tree`, nested ones as nested Structs.
 
     Attribute names are generated (any string may be a JSON field name);
@@ -246,8 +270,10 @@ def _struct(tree, closed, absent=None):
 
     import msgspec  # function-level: saves start-up, only chunks the scanner leaves need it
 
-    fields = []
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     rename = {}
+    kind: type[float | msgspec.Struct]
+    default: object
     for i, (key, inner) in enumerate(tree.items()):
         rename[f"f{i}"] = key
         if inner is None:
@@ -261,7 +287,7 @@ def _struct(tree, closed, absent=None):
     return msgspec.defstruct("Fields", fields, rename=rename, forbid_unknown_fields=closed, gc=False)
 
 
-def _exact(candidates, spec):
+def _exact(candidates: list[bytes], spec: Spec) -> tuple[bytes, int, int] | None:
     """(output, number of lines, number skipped) of the candidates, by filter_record; None if one is bad."""
     selected = []
     skipped = 0
@@ -278,7 +304,7 @@ def _exact(candidates, spec):
     return (b"\n".join(selected) + b"\n" if selected else b""), len(selected), skipped
 
 
-def _decode_each(decoder, lines):
+def _decode_each(decoder: msgspec.json.Decoder[Any], lines: list[bytes]) -> list[Record] | None:
     """Each line decoded on its own (so it holds exactly one value), or None on any error."""
     try:
         return list(map(decoder.decode, lines))
@@ -286,7 +312,7 @@ def _decode_each(decoder, lines):
         return None
 
 
-def _totals(chains):
+def _totals(chains: Sequence[str]) -> Totals:
     """A function from records to their sums, added left to right as filter_record adds.
 
     `chains` are the attribute paths of the summed fields ("f0.f1": record.f0.f1).
@@ -294,27 +320,27 @@ def _totals(chains):
     out as code: a comprehension of plain attribute reads is the fastest loop
     there is, several times faster than calling getters.
     """
-    return eval(f"lambda records: [{_sum_of(chains)} for record in records]")
+    return eval(f"lambda records: [{_sum_of(chains)} for record in records]")  # type: ignore[no-any-return]
 
 
-def _adder(chains):
+def _adder(chains: Sequence[str]) -> Callable[[Record], float | None]:
     """A function giving one record's sum."""
-    return eval(f"lambda record: {_sum_of(chains)}")
+    return eval(f"lambda record: {_sum_of(chains)}")  # type: ignore[no-any-return]
 
 
-def _sum_of(chains):
+def _sum_of(chains: Sequence[str]) -> str:
     return " + ".join(f"record.{chain}" for chain in chains)
 
 
-def _lenient_totals(chains, absent):
+def _lenient_totals(chains: Sequence[str], absent: float) -> Totals:
     """As `_totals`, for Structs whose summed fields may hold `absent`, or None on a null."""
     plain = _totals(chains)
     add_plain = _adder(chains)
-    chains = [chain.split(".") for chain in chains]
+    attributes = [chain.split(".") for chain in chains]
 
-    def add_nulls(record):
-        total = None
-        for chain in chains:
+    def add_nulls(record: Record) -> float:
+        total: float | None = None
+        for chain in attributes:
             value = record
             for attr in chain:
                 value = getattr(value, attr)
@@ -322,9 +348,10 @@ def _lenient_totals(chains, absent):
                     value = absent
                     break
             total = value if total is None else total + value
+        assert total is not None  # there is at least one chain
         return total
 
-    def add(record):
+    def add(record: Record) -> float:
         # None + a number raises, and so does None.f0; with one field, the
         # None itself comes out.
         try:
@@ -333,7 +360,8 @@ def _lenient_totals(chains, absent):
             return add_nulls(record)
         return add_nulls(record) if total is None else total
 
-    def totals(records):
+    def totals(records: list[Record]) -> list[float]:
+        found: list[float] | None
         try:  # as fast as `_totals` while no record holds a null
             found = plain(records)
         except (TypeError, AttributeError):
@@ -343,7 +371,7 @@ def _lenient_totals(chains, absent):
     return totals
 
 
-def _screened(chunk, lines):
+def _screened(chunk: bytes, lines: list[bytes]) -> bool:
     """Whether msgspec skipping unknown fields reads `chunk` as orjson would."""
     # msgspec's nesting limit is Python's recursion limit, which a program
     # may raise past orjson's 1024 levels; a line with fewer brackets than

@@ -3,9 +3,18 @@
 Every way of filtering a chunk (this loop, the fast path in `batch`, the
 workers of `-j`) gives a ChunkResult, and `stream.write_result` writes it.
 """
+from __future__ import annotations
+
 from collections import namedtuple
 
-from .record import DEFAULT_SPEC, JSON_WS, SKIPPED, BadRecord, filter_record
+from .record import DEFAULT_SPEC, JSON_WS, SKIPPED, BadRecord, Spec, filter_record
+
+TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+    from typing import NamedTuple
+
+    from typing_extensions import Buffer
 
 # The bad lines a chunk keeps with their reasons, unless told how many it
 # needs (the messages a run still shows); the rest are only counted, so a
@@ -14,33 +23,40 @@ KEEP_BAD = 10
 
 
 # Named tuples rather than a dataclass and typing.NamedTuple: those modules
-# take longer to import than a short run takes to filter its input.
+# take longer to import than a short run takes to filter its input. A type
+# checker reads the typed classes below, which must name the same fields in
+# the same order, with the same defaults.
+if TYPE_CHECKING:
+    class BadLine(NamedTuple):
+        """A bad line of a chunk, and what had been selected (and skipped) before it."""
 
-# A bad line of a chunk, and what had been selected (and skipped) before it:
-#   index: 0-based line index within the chunk
-#   reason: the text after FILE:LINE
-#   offset: len(output) before this line
-#   selected: the number of selected lines before it
-#   skipped: the number of lines Spec(missing="skip") passed over before it
-#   blank: the number of blank lines before it
-BadLine = namedtuple("BadLine", "index reason offset selected skipped blank", defaults=(0, 0))
+        index: int  # type: ignore[assignment]  # 0-based line index within the chunk (shadows tuple.index)
+        reason: str  # the text after FILE:LINE
+        offset: int  # len(output) before this line
+        selected: int  # the number of selected lines before it
+        skipped: int = 0  # the number of lines Spec(missing="skip") passed over before it
+        blank: int = 0  # the number of blank lines before it
 
-# What one chunk gave: its selected lines' output as one block of bytes, and
-# its bad lines.
-#   lines: lines in the chunk (a last line without "\n" and blank lines count)
-#   output: the selected lines' output, each followed by b"\n"
-#   selected: how many lines `output` holds
-#   bad: the first few (KEEP_BAD, or as asked) BadLines of the chunk, in order
-#   bad_count: every bad line of the chunk
-#   skipped: the lines Spec(missing="skip") passed over: not selected, not bad
-#   blank: the blank lines (nothing but JSON whitespace)
-#   rejects: every bad line as it was read, each ending with b"\n" (a b"\r\n"
-#     ending becomes b"\n"): the --rejects file's share of this chunk
-ChunkResult = namedtuple("ChunkResult", "lines output selected bad bad_count skipped blank rejects",
-                         defaults=(0, 0, 0, b""))
+    class ChunkResult(NamedTuple):
+        """What one chunk gave: its selected lines' output as one block of bytes, and its bad lines."""
+
+        lines: int  # lines in the chunk (a last line without "\n" and blank lines count)
+        output: bytes  # the selected lines' output, each followed by b"\n"
+        selected: int  # how many lines `output` holds
+        bad: list[BadLine]  # the first few (KEEP_BAD, or as asked) BadLines of the chunk, in order
+        bad_count: int = 0  # every bad line of the chunk
+        skipped: int = 0  # the lines Spec(missing="skip") passed over: not selected, not bad
+        blank: int = 0  # the blank lines (nothing but JSON whitespace)
+        # every bad line as it was read, each ending with b"\n" (a b"\r\n"
+        # ending becomes b"\n"): the --rejects file's share of this chunk
+        rejects: bytes = b""
+else:
+    BadLine = namedtuple("BadLine", "index reason offset selected skipped blank", defaults=(0, 0))
+    ChunkResult = namedtuple("ChunkResult", "lines output selected bad bad_count skipped blank rejects",
+                             defaults=(0, 0, 0, b""))
 
 
-def split_lines(chunk):
+def split_lines(chunk: bytes) -> list[bytes]:
     """The lines of `chunk` (bytes), without their b"\\n"; a last line without one counts."""
     lines = chunk.split(b"\n")
     if lines[-1] == b"":
@@ -48,7 +64,7 @@ def split_lines(chunk):
     return lines
 
 
-def filter_chunk(chunk, spec=DEFAULT_SPEC, keep=KEEP_BAD):
+def filter_chunk(chunk: Buffer, spec: Spec = DEFAULT_SPEC, keep: int = KEEP_BAD) -> ChunkResult:
     """Run `filter_record` over every line of `chunk` (bytes, or any buffer, of whole lines).
 
     The first `keep` bad lines (at least one) are kept with their reasons.
@@ -57,7 +73,7 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC, keep=KEEP_BAD):
     output = bytearray()
     rejects = bytearray()
     selected = 0
-    bad = []
+    bad: list[BadLine] = []
     bad_count = 0
     skipped = 0
     blank = 0
@@ -84,14 +100,14 @@ def filter_chunk(chunk, spec=DEFAULT_SPEC, keep=KEEP_BAD):
     return ChunkResult(lines, bytes(output), selected, bad, bad_count, skipped, blank, bytes(rejects))
 
 
-def _each_line(chunk):
+def _each_line(chunk: bytes) -> Iterator[bytes]:
     # A part at a time: a chunk of many short lines (junk) would otherwise
     # cost a list of half a million bytes objects per MiB.
     for part in parts(chunk, 64 << 10):
         yield from split_lines(part)
 
 
-def parts(chunk, size):
+def parts(chunk: bytes, size: int) -> Iterator[bytes]:
     """`chunk` (bytes) cut into slices of whole lines of at most `size` bytes (a longer line whole)."""
     start = 0
     end_of_chunk = len(chunk)
@@ -106,14 +122,14 @@ def parts(chunk, size):
         start = end
 
 
-def joined(results, keep=KEEP_BAD):
+def joined(results: Sequence[ChunkResult], keep: int = KEEP_BAD) -> ChunkResult:
     """One ChunkResult for the results of consecutive chunks (keeping the first `keep` bad lines)."""
     if len(results) == 1:
         return results[0]
     lines = selected = bad_count = skipped = blank = 0
     outputs = []
     offset = 0
-    bad = []
+    bad: list[BadLine] = []
     for result in results:
         for line in result.bad[:max(keep, 1) - len(bad)]:
             bad.append(BadLine(lines + line.index, line.reason, offset + line.offset, selected + line.selected,

@@ -3,6 +3,8 @@
 All filtering happens in `stream.filter_stream`; this module only parses the
 command line, turns problems into one-line messages and picks the exit status.
 """
+from __future__ import annotations
+
 import argparse
 import contextlib
 import errno
@@ -17,6 +19,14 @@ from .inputs import InputError
 from .output import LineBlockWriter
 from .record import FIELDS, MISSING_MODES, SUM_FIELD, THRESHOLD, BadRecord, Spec
 from .stream import ON_ERROR_MODES, Counts, WorkerDied, filter_stream
+
+TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+    from typing import Any, BinaryIO, NoReturn
+
+    from .stream import OnError, Problem, Report
 
 PROG = "jsonfilter"
 
@@ -55,7 +65,7 @@ EXIT_STATUSES = [
 ]
 
 
-def _epilog():
+def _epilog() -> str:
     import textwrap  # function-level: saves start-up, only --help needs it
 
     examples = "".join(f"  {example}\n" for example in EXAMPLES)
@@ -75,7 +85,7 @@ NEGATIVE_NUMBER = r"-(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
 
 
 class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # Any: argparse.ArgumentParser's own
         super().__init__(*args, **kwargs)
         # argparse takes "-1e5" for an option, as its own pattern for negative
         # numbers has no exponent; with this one, `-t -1e5` reads as `-t=-1e5`.
@@ -84,35 +94,35 @@ class _Parser(argparse.ArgumentParser):
     # The terminal's width, asked for only when help or usage is shown.
     _width = 80
 
-    def _get_formatter(self):
+    def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse makes a formatter to check each add_argument, and its own
         # asks shutil for the terminal's width, so shutil (which imports bz2
         # and lzma) would load at every start; only help text needs the width.
-        return self.formatter_class(prog=self.prog, width=self._width)
+        return self.formatter_class(prog=self.prog, width=self._width)  # type: ignore[call-arg]  # every HelpFormatter takes it
 
-    def _terminal_width(self):
+    def _terminal_width(self) -> None:
         import shutil  # function-level: saves start-up, only help and usage need it
 
         # As argparse's own formatter takes it.
         self._width = shutil.get_terminal_size().columns - 2
 
-    def format_usage(self):
+    def format_usage(self) -> str:
         self._terminal_width()
         return super().format_usage()
 
-    def format_help(self):
+    def format_help(self) -> str:
         self._terminal_width()
         # The epilog is made only when help is shown: it needs textwrap.
         if self.epilog is None:
             self.epilog = _epilog()
         return super().format_help()
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         # One line, like every other message of this program.
         self.exit(EXIT_TROUBLE, f"{PROG}: {message} (see '{PROG} --help')\n")
 
 
-def _finite_number(text):
+def _finite_number(text: str) -> float:
     if not re.fullmatch(NUMBER, text):
         if re.fullmatch(NOT_FINITE, text, re.IGNORECASE):
             raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
@@ -123,33 +133,33 @@ def _finite_number(text):
     return value
 
 
-def _field_list(text):
+def _field_list(text: str) -> tuple[str, ...]:
     fields = tuple(text.split(","))
     if not all(fields):
         raise argparse.ArgumentTypeError(f"empty field name in {text!r}")
     return fields
 
 
-def _name(text):
+def _name(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("the sum field needs a name")
     return text
 
 
-def _jobs(text):
+def _jobs(text: str) -> int:
     # Plain digits: int() would also take "+2", " 2", "2_0" and non-ASCII digits.
     if not re.fullmatch(r"[0-9]+", text):
         raise argparse.ArgumentTypeError(f"not a number of processes: {text!r}")
     return int(text)
 
 
-def _count(text):
+def _count(text: str) -> int:
     if not re.fullmatch(r"[0-9]+", text):
         raise argparse.ArgumentTypeError(f"not a count: {text!r}")
     return int(text)
 
 
-def build_parser():
+def build_parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         description="Keep the JSON Lines records whose numeric fields add up to more "
@@ -191,31 +201,29 @@ def build_parser():
 
 
 class Reporter:
-    """Turns the library's problems into messages on stderr, and remembers the worst."""
+    """Turns the library's problems into messages on stderr; the run's Counts count the problems."""
 
-    def __init__(self, on_error, max_messages=MAX_MESSAGES):
+    def __init__(self, on_error: OnError, max_messages: int = MAX_MESSAGES) -> None:
         self.on_error = on_error
         self.max_messages = max_messages
-        self.messages = 0
-        self.unreadable = 0
+        self.messages = 0  # bad records described
 
-    def __call__(self, problem):
+    def __call__(self, problem: Problem) -> None:
         if isinstance(problem, InputError):
-            self.unreadable += 1
             say(f"{problem.name}: {problem.message}")
             return
         if self.messages < self.max_messages or self.on_error == "fail":
             self.messages += 1
             say(f"{problem.name}:{problem.lineno}: {problem.reason}")
 
-    def finish(self, bad_records):
+    def finish(self, bad_records: int) -> None:
         """The last line: how many bad records there were, when some were not described."""
         hidden = bad_records - self.messages
         if hidden > 0 and self.on_error != "skip":
             say(f"{bad_records} bad records in all ({hidden} not shown)")
 
 
-def say(message):
+def say(message: str) -> None:
     if sys.stderr is None:  # fd 2 was closed before we started
         return
     try:
@@ -225,11 +233,11 @@ def say(message):
         pass  # nowhere left to complain to
 
 
-def _raise_terminated(signum, frame):
+def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
     raise SystemExit(EXIT_TERMINATED)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -247,11 +255,11 @@ def main(argv=None):
     if sys.stdout is None:  # fd 1 was closed before we started
         say(f"write error: {os.strerror(errno.EBADF)}")
         return EXIT_TROUBLE
-    rejects = None
+    rejects: BinaryIO | None = None
     if args.rejects is not None:
         # Before any input is read: a run that cannot keep its rejects does not start.
         try:
-            rejects = open(args.rejects, "wb")
+            rejects = open(args.rejects, "wb")  # noqa: SIM115 (closed by the `with` below)
         except OSError as err:
             say(f"--rejects {args.rejects}: {err.strerror or err}")
             return EXIT_TROUBLE
@@ -284,14 +292,15 @@ def main(argv=None):
         say(f"{counts.lines_read} lines read, {counts.records_written} records written, {skipped}"
             f"{counts.bad_records} bad records, {counts.blank} blank, {counts.not_selected} not selected, "
             f"{counts.seconds:.2f} s, {counts.mb_per_s:.1f} MB/s")
-    if reporter.unreadable:
+    if counts.unreadable_inputs:
         status = EXIT_TROUBLE
     elif counts.bad_records and args.on_error == "warn":
         status = EXIT_BAD_RECORDS
     return status
 
 
-def _filter(args, spec, report, counts, rejects=None):
+def _filter(args: argparse.Namespace, spec: Spec, report: Report, counts: Counts,
+            rejects: BinaryIO | None = None) -> Counts:
     """Run the filter as the options say: in one or more processes, with or without progress."""
     run_filter = filter_stream
     options = {"spec": spec, "on_error": args.on_error, "counts": counts, "rejects": rejects,
@@ -317,7 +326,7 @@ def _filter(args, spec, report, counts, rejects=None):
 KEPT_MEMORY = 16 << 20
 
 
-def _keep_freed_memory():
+def _keep_freed_memory() -> None:
     try:
         from . import _scan  # function-level: an optional extension (0.1 ms; no start-up cost to speak of)
     except ImportError:  # not built: the run is slower, not different
@@ -325,7 +334,7 @@ def _keep_freed_memory():
     _scan.keep_freed_memory(KEPT_MEMORY)
 
 
-def run():
+def run() -> NoReturn:
     """Console-script entry point: `main` with signals set up and no traceback, ever."""
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -341,7 +350,7 @@ def run():
     sys.exit(status)
 
 
-def _internal_error(err):
+def _internal_error(err: BaseException) -> str:
     """The one line for a bug, naming where it was raised; the traceback too under JSONFILTER_DEBUG=1."""
     import traceback  # function-level: saves start-up, only a bug needs it
 

@@ -6,12 +6,18 @@ writes data/dat_0.json ... data/dat_3.json, with x and y uniform in [0, 1).
 The same arguments always give the same bytes: each file has its own seeded
 generator, so file n does not depend on how many files are made.
 """
+from __future__ import annotations
+
 import argparse
 import concurrent.futures
 import functools
 import os
 import random
 import sys
+
+TYPE_CHECKING = False  # True only for a type checker
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 # 17 decimal digits, as in the blog's data; integer formatting is much faster than a float's repr.
 LINE = '{"index": 0.%017d, "total": 0.%017d}\n'
@@ -21,7 +27,7 @@ SCALE = 1e17
 BATCH = 100_000
 
 
-def file_lines(seed, number, lines):
+def file_lines(seed: int, number: int, lines: int) -> Iterator[str]:
     """Yield the text of file `number` in batches of lines."""
     rand = random.Random(f"jsonfilter:{seed}:{number}").random
     done = 0
@@ -31,11 +37,11 @@ def file_lines(seed, number, lines):
         done += n
 
 
-def file_name(out, number):
+def file_name(out: str, number: int) -> str:
     return os.path.join(out, f"dat_{number}.json")
 
 
-def write_file(out, seed, number, lines):
+def write_file(out: str, seed: int, number: int, lines: int) -> str:
     path = file_name(out, number)
     with open(path, "w", encoding="ascii") as f:
         for text in file_lines(seed, number, lines):
@@ -43,7 +49,7 @@ def write_file(out, seed, number, lines):
     return path
 
 
-def expected_selected(seed, number, lines, threshold):
+def expected_selected(seed: int, number: int, lines: int, threshold: float) -> int:
     """How many lines of file `number` have index + total > threshold."""
     rand = random.Random(f"jsonfilter:{seed}:{number}").random
     digits = 10 ** 17  # the value each line holds is the one written, not rand() itself
@@ -51,7 +57,7 @@ def expected_selected(seed, number, lines, threshold):
                if int(rand() * SCALE) / digits + int(rand() * SCALE) / digits > threshold)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m json_mapper.datagen",
         description="Write the blog's data set: FILES files of LINES JSON lines each.")

@@ -8,10 +8,19 @@ reports its counts as Hadoop counters: lines on stderr of the form
 `reporter:counter:GROUP,COUNTER,AMOUNT`, which the streaming task turns
 into job counters instead of copying them to the task log.
 """
+from __future__ import annotations
+
 import os
 import sys
 
 from .inputs import STDIN_NAME
+
+TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import TextIO
+
+    from .stream import Counts, Problem, Report
 
 COUNTER_GROUP = "jsonfilter"
 
@@ -21,7 +30,7 @@ INPUT_FILE_VARS = ("mapreduce_map_input_file", "map_input_file")
 INPUT_START_VARS = ("mapreduce_map_input_start", "map_input_start")
 
 
-def _first(environ, names):
+def _first(environ: Mapping[str, str], names: Iterable[str]) -> str | None:
     for name in names:
         value = environ.get(name)
         if value:
@@ -35,33 +44,34 @@ class StreamingTask:
     # A plain class: dataclasses takes longer to import than a short run takes.
     __slots__ = ("task_id", "input_name")
 
-    def __init__(self, task_id, input_name=None):
+    def __init__(self, task_id: str, input_name: str | None = None) -> None:
         self.task_id = task_id
         self.input_name = input_name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"StreamingTask(task_id={self.task_id!r}, input_name={self.input_name!r})"
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if type(other) is not StreamingTask:
             return NotImplemented
         return (self.task_id, self.input_name) == (other.task_id, other.input_name)
 
-    __hash__ = None  # mutable, as the dataclass was
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
 
-    def name_input(self, report):
+    def name_input(self, report: Report) -> Report:
         """Wrap `report` so that problems on stdin are named after the task's input."""
-        if not self.input_name:
+        input_name = self.input_name
+        if not input_name:
             return report
 
-        def named(problem):
+        def named(problem: Problem) -> None:
             if getattr(problem, "name", None) == STDIN_NAME:
-                problem.name = self.input_name
+                problem.name = input_name
             report(problem)
 
         return named
 
-    def counter_lines(self, counts):
+    def counter_lines(self, counts: Counts) -> list[str]:
         """The streaming protocol's counter lines for a run's Counts."""
         return [
             f"reporter:counter:{COUNTER_GROUP},records_in,{counts.lines_read}",
@@ -69,7 +79,7 @@ class StreamingTask:
             f"reporter:counter:{COUNTER_GROUP},bad_records,{counts.bad_records}",
         ]
 
-    def report_counters(self, counts, stderr=None):
+    def report_counters(self, counts: Counts, stderr: TextIO | None = None) -> None:
         stderr = stderr or sys.stderr
         try:
             stderr.write("".join(line + "\n" for line in self.counter_lines(counts)))
@@ -78,7 +88,7 @@ class StreamingTask:
             pass  # the task is going away; its output already holds the records
 
 
-def streaming_task(environ=None):
+def streaming_task(environ: Mapping[str, str] | None = None) -> StreamingTask | None:
     """The StreamingTask if this process is a Hadoop Streaming task, else None."""
     environ = os.environ if environ is None else environ
     task_id = _first(environ, TASK_ID_VARS)

@@ -4,6 +4,8 @@ gzip, bzip2, xz and zstd are recognised by their first bytes, so a
 compressed stream on stdin works as well as a named `.gz` file; each
 decompressor is imported only when its format is seen.
 """
+from __future__ import annotations
+
 import contextlib
 import errno
 import io
@@ -12,10 +14,35 @@ import select
 import stat
 import sys
 
+TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import IO, Any, BinaryIO, Protocol, Union
+
+    from typing_extensions import Buffer, TypeAlias, TypeIs
+
+    # A file named on the command line or by the caller.
+    Path: TypeAlias = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+    class Readable(Protocol):
+        """A binary file object: read from where it stands, and left open."""
+
+        def read(self, size: int = ..., /) -> bytes: ...
+
+    # An input: a path, "-" for stdin, a binary file object, or a text stream whose .buffer is read.
+    Source: TypeAlias = Union[Path, Readable, IO[str]]
+
+    class Reader(Protocol):
+        """What open_input yields and the readers here read: an io.BufferedIOBase."""
+
+        def read1(self, size: int = ..., /) -> bytes: ...
+        def readinto1(self, buffer: Buffer, /) -> int: ...
+        def fileno(self) -> int: ...
+
 try:
     import fcntl
 except ImportError:  # not on Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -33,30 +60,30 @@ ZSTD_READ_SIZE = 1 << 16  # compressed bytes decompressed at a time
 STREAM_NAME = "<stream>"  # a file object without a name of its own
 
 
-def _gzip(raw):
+def _gzip(raw: BinaryIO) -> Reader:
     import gzip  # function-level: saves start-up, only gzip input needs it
 
     return gzip.GzipFile(fileobj=raw)
 
 
-def _bzip2(raw):
+def _bzip2(raw: BinaryIO) -> Reader:
     import bz2  # function-level: saves start-up, only bzip2 input needs it
 
     return bz2.BZ2File(raw)
 
 
-def _xz(raw):
+def _xz(raw: BinaryIO) -> Reader:
     import lzma  # function-level: saves start-up, only xz input needs it
 
     return lzma.LZMAFile(raw)
 
 
-def _zstd(raw):
+def _zstd(raw: BinaryIO) -> Reader:
     return io.BufferedReader(_ZstdReader(raw), CHUNK_SIZE)
 
 
 # Magic number, format name, and the function giving the reader that decompresses it.
-_FORMATS = {
+_FORMATS: dict[bytes, tuple[str, Callable[[BinaryIO], Reader]]] = {
     b"\x1f\x8b": ("gzip", _gzip),
     b"BZh": ("bzip2", _bzip2),
     b"\xfd7zXZ\x00": ("xz", _xz),
@@ -73,9 +100,9 @@ _UNSUPPORTED = {
 MAGIC_SIZE = max(map(len, list(_FORMATS) + list(_UNSUPPORTED)))
 
 
-def _decompression_errors(fmt):
+def _decompression_errors(fmt: str) -> tuple[type[Exception], ...]:
     """What a damaged stream of `fmt` raises (looked up only when something was raised)."""
-    errors = (EOFError, ValueError)
+    errors: tuple[type[Exception], ...] = (EOFError, ValueError)
     if fmt == "gzip":
         import gzip  # function-level imports here: save start-up, only a failed read asks
         import zlib
@@ -99,26 +126,26 @@ class _ZstdReader(io.RawIOBase):
     would lose the end of the input without a word.
     """
 
-    def __init__(self, raw):
+    def __init__(self, raw: BinaryIO) -> None:
         import zstandard  # function-level: saves start-up, only zstd input needs it
 
         self._zstandard = zstandard
         self._raw = raw
         self._context = zstandard.ZstdDecompressor()
-        self._frame = None  # the frame being decompressed
+        self._frame: zstandard.ZstdDecompressionObj | None = None  # the frame being decompressed
         self._pending = memoryview(b"")
-        self._error = None
+        self._error: Exception | None = None
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer):
+    def readinto(self, buffer: Buffer) -> int:
         while not self._pending:
             if self._error:
                 raise self._error
             # Small reads, so that what comes before damaged data is handed
             # out before the damage is found.
-            data = self._raw.read1(ZSTD_READ_SIZE)
+            data: bytes = self._raw.read1(ZSTD_READ_SIZE)  # type: ignore[attr-defined]  # a buffered reader
             if not data:
                 if self._frame is not None:
                     raise self._zstandard.ZstdError("the data ends inside a frame")
@@ -136,8 +163,9 @@ class _ZstdReader(io.RawIOBase):
             except self._zstandard.ZstdError as err:
                 self._error = err  # raised once what came before it has been read
             self._pending = memoryview(b"".join(pieces))
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
+        view = memoryview(buffer)
+        size = min(len(view), len(self._pending))
+        view[:size] = self._pending[:size]
         self._pending = self._pending[size:]
         return size
 
@@ -145,17 +173,17 @@ class _ZstdReader(io.RawIOBase):
 class InputError(Exception):
     """An input that cannot be read: missing, a directory, or a corrupt stream."""
 
-    def __init__(self, name, message):
+    def __init__(self, name: str, message: str) -> None:
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
         # Raised in -j worker processes and sent back: rebuilt from both arguments.
         return type(self), (self.name, self.message)
 
 
-def compression_of(head):
+def compression_of(head: bytes) -> str | None:
     """The compression format whose magic number starts `head` ("gzip", ...), or None."""
     for magic, (fmt, _) in _FORMATS.items():
         if head.startswith(magic):
@@ -163,7 +191,7 @@ def compression_of(head):
     return None
 
 
-def unsupported_compression_of(head):
+def unsupported_compression_of(head: bytes) -> str | None:
     """The format not read here ("lz4", "snappy") whose magic number starts `head`, or None."""
     for magic, fmt in _UNSUPPORTED.items():
         if head.startswith(magic):
@@ -171,20 +199,21 @@ def unsupported_compression_of(head):
     return None
 
 
-def is_path(source):
+def is_path(source: object) -> TypeIs[Path]:
+    """Whether `source` names a file (or "-"), rather than being a file object."""
     return isinstance(source, (str, bytes, os.PathLike))
 
 
-def source_list(sources):
+def source_list(sources: Source | Iterable[Source] | None) -> list[Source]:
     """The inputs as a list: `sources` is one (a path, "-", a file object) or several; none means stdin."""
     if sources is None:
         return [STDIN]
     if is_path(sources) or hasattr(sources, "read"):
-        return [sources]
+        return [sources]  # type: ignore[list-item]  # one path or file object, not a list of them
     return list(sources) or [STDIN]
 
 
-def display_name(source):
+def display_name(source: Source) -> str:
     """The input's name in messages."""
     if not is_path(source):
         name = getattr(source, "name", None)
@@ -192,16 +221,32 @@ def display_name(source):
     return STDIN_NAME if source == STDIN else os.fsdecode(source)
 
 
-def _regular_file_id(f):
-    try:
-        st = os.fstat(f.fileno())
-    except (AttributeError, OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+def regular_file_status(source: object) -> os.stat_result | None:
+    """The os.stat_result of `source` if it is a regular file, else None (a pipe, a terminal, a directory...).
+
+    `source` is a path (not "-"), or a file object: anything with fileno().
+    Only a regular file may be read ahead, or cut into ranges: what is read
+    from a pipe (a FIFO, `<(command)`) is gone for the run. Raises OSError if
+    a path cannot be looked at; an object without a descriptor gives None.
+    """
+    if is_path(source):
+        status = os.stat(source)
+    else:
+        try:
+            status = os.fstat(source.fileno())  # type: ignore[attr-defined]  # AttributeError is caught
+        except (AttributeError, OSError, ValueError):
+            return None
+    return status if stat.S_ISREG(status.st_mode) else None
+
+
+def _regular_file_id(f: object) -> tuple[int, int] | None:
+    """(device, inode) of the regular file that file object `f` reads or writes, else None."""
+    status = regular_file_status(f)
+    return None if status is None else (status.st_dev, status.st_ino)
 
 
 @contextlib.contextmanager
-def open_input(source, output=None):
+def open_input(source: Source, output: object = None) -> Iterator[tuple[Reader, str | None]]:
     """Open FILE, "-" or a binary file object for binary reading, decompressing when the content says so.
 
     Yields (reader, format), where format is None for plain text. A file
@@ -212,8 +257,9 @@ def open_input(source, output=None):
     """
     name = display_name(source)
     detach = None
+    raw: Any  # the caller's file object, sys.stdin.buffer or a file: a buffered binary reader
     if not is_path(source):
-        raw = source.buffer if isinstance(source, io.TextIOBase) else source
+        raw = source.buffer if isinstance(source, io.TextIOBase) else source  # type: ignore[attr-defined]  # a text stream has .buffer
         close = False
         if not hasattr(raw, "peek"):  # io.BytesIO, a socket file: buffered here
             raw = detach = io.BufferedReader(raw)
@@ -228,7 +274,7 @@ def open_input(source, output=None):
             os.set_blocking(raw.fileno(), True)
     else:
         try:
-            raw = open(source, "rb")
+            raw = open(source, "rb")  # noqa: SIM115 (closed in the `finally` below)
         except OSError as err:
             raise InputError(name, err.strerror or str(err)) from None
         close = True
@@ -259,18 +305,18 @@ def open_input(source, output=None):
             detach.detach()  # the caller's object stays open
 
 
-def _enlarge_pipe(raw):
+def _enlarge_pipe(raw: object) -> None:
     """Ask for a pipe of PIPE_SIZE when `raw` reads a pipe (Linux), so it is read in large gulps."""
     try:
-        fd = raw.fileno()
-        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl and hasattr(fcntl, "F_SETPIPE_SZ"):
-            if fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < PIPE_SIZE:
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        fd = raw.fileno()  # type: ignore[attr-defined]  # AttributeError is caught
+        if (stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl and hasattr(fcntl, "F_SETPIPE_SZ")
+                and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < PIPE_SIZE):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
     except (AttributeError, OSError, ValueError):
         pass  # over the user's limit for pipes, or no pipe at all: read it as it is
 
 
-def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
+def read_chunks(reader: Reader, name: str, fmt: str | None = None, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """Yield chunks of whole lines: each ends with b"\\n", except perhaps the last.
 
     A UTF-8 BOM at the start of the input is dropped. A line longer than
@@ -278,7 +324,7 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
     input fails part way (a read error, a damaged compressed stream); the
     chunks before the damage have been yielded by then.
     """
-    pending = []  # pieces of a line not yet ended
+    pending: list[bytes] = []  # pieces of a line not yet ended
     first = True
     while True:
         data = read_available(reader, chunk_size, name, fmt)
@@ -312,13 +358,13 @@ def read_chunks(reader, name, fmt=None, chunk_size=CHUNK_SIZE):
         yield b"".join(pending)
 
 
-def read_some(reader, size, name, fmt=None):
+def read_some(reader: Reader, size: int, name: str, fmt: str | None = None) -> bytes:
     """At most `size` bytes from one read of `reader` (b"" at its end); raises InputError as read_chunks does."""
     with _read_errors(name, fmt):
         return reader.read1(size)
 
 
-def read_available(reader, size, name, fmt=None):
+def read_available(reader: Reader, size: int, name: str, fmt: str | None = None) -> bytes:
     """Up to `size` bytes: one read, then more while more is there already (b"" at the end).
 
     A pipe hands over what it holds at each read; reading on while the
@@ -345,7 +391,7 @@ def read_available(reader, size, name, fmt=None):
     return b"".join(pieces) if len(pieces) > 1 else data
 
 
-def _ready(fd):
+def _ready(fd: int) -> bool:
     """Whether a read of `fd` would return at once."""
     try:
         poll = select.poll()
@@ -355,7 +401,7 @@ def _ready(fd):
         return False
 
 
-def read_into(reader, view, name, fmt=None):
+def read_into(reader: Reader, view: memoryview, name: str, fmt: str | None = None) -> int:
     """Fill the writable buffer `view` from `reader`; return the number of bytes read.
 
     Fewer than len(view) means the input has ended. Raises InputError as
@@ -375,11 +421,11 @@ def read_into(reader, view, name, fmt=None):
 
 
 @contextlib.contextmanager
-def _read_errors(name, fmt):
+def _read_errors(name: str, fmt: str | None) -> Iterator[None]:
     """Read errors and damaged compressed data, as InputError."""
     try:
         yield
-    except (_decompression_errors(fmt) if fmt else ()) as err:
+    except (_decompression_errors(fmt) if fmt else ()) as err:  # noqa: B030 (a tuple of classes, asked for late)
         raise InputError(name, f"corrupt {fmt} data: {err}") from None
     except OSError as err:
         what = f"corrupt {fmt} data" if fmt else "read error"

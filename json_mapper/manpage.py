@@ -4,10 +4,17 @@
 fails while the committed page differs from a fresh one, so an option added to
 the parser reaches the page. `pip install` puts it in share/man/man1.
 """
+from __future__ import annotations
+
 import sys
 
 from . import __version__
 from .cli import EXAMPLES, EXIT_STATUSES, PROG, build_parser
+
+TYPE_CHECKING = False  # True only for a type checker
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 DESCRIPTION = """\
 Each input line is a JSON Lines record. A good record is one JSON object (RFC 8259, valid UTF-8) \
@@ -20,13 +27,13 @@ jsonfilter: NAME:LINE: REASON. Blank lines are ignored. gzip, bzip2 and xz input
 decompressed on the fly, recognised by its first bytes."""
 
 
-def roff(text):
+def roff(text: str) -> str:
     """`text` safe to put in a man page: backslashes and hyphens escaped, no line read as a request."""
     text = text.replace("\\", "\\e").replace("-", "\\-")
     return "\n".join("\\&" + line if line.startswith((".", "'")) else line for line in text.split("\n"))
 
 
-def _invocation(action, formatter):
+def _invocation(action: argparse.Action, formatter: argparse.HelpFormatter) -> str:
     # argparse's own rendering of the option's arguments (NUM, {warn,skip,fail}, [FILE ...]).
     if not action.option_strings:
         return f"\\fI{roff(formatter._format_args(action, action.dest))}\\fR"
@@ -34,15 +41,16 @@ def _invocation(action, formatter):
     return ", ".join(f"\\fB{roff(option)}\\fR{args}" for option in action.option_strings)
 
 
-def manpage():
+def manpage() -> str:
     """The page's roff source."""
     parser = build_parser()
     formatter = parser._get_formatter()
+    description = parser.description or ""
     lines = [
         f'.TH {PROG.upper()} 1 "" "{PROG} {__version__}" "User Commands"',
         ".nh", ".ad l",  # no hyphens inside names such as jsonfilter or --on-error
         ".SH NAME",
-        f"{PROG} \\- {roff(parser.description[0].lower() + parser.description[1:])}",
+        f"{PROG} \\- {roff(description[0].lower() + description[1:])}",
         ".SH SYNOPSIS",
         f"\\fB{PROG}\\fR [\\fIOPTION\\fR]... [\\fIFILE\\fR]...",
         ".SH DESCRIPTION",
@@ -63,7 +71,7 @@ def manpage():
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) > 1 or argv[:1] in (["-h"], ["--help"]):
         sys.exit("usage: python -m json_mapper.manpage [OUT]  (default: stdout)")

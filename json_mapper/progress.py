@@ -3,21 +3,29 @@
 Drawn by tqdm, which also knows how to keep the line apart from the messages
 written while it is shown.
 """
+from __future__ import annotations
+
 import contextlib
-import os
-import stat
 import sys
 
 from tqdm import tqdm
 
-from .inputs import STDIN, compression_of
+from .inputs import STDIN, compression_of, is_path, regular_file_status, source_list
+
+TYPE_CHECKING = False  # True only for a type checker
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from .inputs import Source
+    from .stream import Problem, Progress, Report
 
 # Without --progress, a terminal gets the line only on runs longer than this.
 QUIET_SECONDS = 1.0
 
 
 @contextlib.contextmanager
-def progress_line(sources, report, asked):
+def progress_line(sources: Source | Iterable[Source] | None, report: Report,
+                  asked: bool | None) -> Iterator[tuple[Progress, Report]]:
     """Yield (progress, report): the callback filter_stream takes, and `report` made bar-aware.
 
     `asked` is True for --progress; None means the line is shown on a terminal
@@ -28,13 +36,13 @@ def progress_line(sources, report, asked):
                desc="jsonfilter")
     lines = 0
 
-    def progress(size, more_lines):
+    def progress(size: int, more_lines: int) -> None:
         nonlocal lines
         lines += more_lines
         bar.set_postfix_str(f"{lines:,} lines", refresh=False)
         bar.update(size)
 
-    def report_around_bar(problem):
+    def report_around_bar(problem: Problem) -> None:
         with tqdm.external_write_mode(file=sys.stderr):
             report(problem)
 
@@ -44,17 +52,15 @@ def progress_line(sources, report, asked):
         bar.close()
 
 
-def plain_size(sources):
+def plain_size(sources: Source | Iterable[Source] | None) -> int | None:
     """Total size of the inputs when known in advance (all uncompressed files), else None."""
     total = 0
-    for source in list(sources) or [STDIN]:
-        if source == STDIN:
+    for source in source_list(sources):
+        if source == STDIN or not is_path(source):  # stdin, or a file object: read as it comes
             return None
         try:
-            status = os.stat(source)
-            # Only a regular file may be read ahead: from a pipe (a FIFO,
-            # `<(command)`) the bytes read here would be gone for the run.
-            if not stat.S_ISREG(status.st_mode):
+            status = regular_file_status(source)
+            if status is None:
                 return None
             with open(source, "rb") as f:
                 if compression_of(f.read(6)):

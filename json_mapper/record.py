@@ -3,8 +3,24 @@
 Everything else in the package (streams, the command line, the engines) is a
 shell around `filter_record`.
 """
+from __future__ import annotations
+
+import enum
 import functools
 import math
+
+# True only for a type checker: the typing module is never imported at run
+# time, as it takes longer to load than a short run takes.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any, Final, Literal
+
+    from orjson import JSONDecodeError
+
+    # What a record gets when a summed field is absent or null (Spec.missing).
+    Missing = Literal["bad", "skip", "zero"]
 
 THRESHOLD = 1.99
 FIELDS = ("index", "total")
@@ -22,14 +38,14 @@ class BadRecord(ValueError):
     `lineno` are filled in by the stream layer when the line came from an input.
     """
 
-    def __init__(self, reason, name=None, lineno=None):
+    def __init__(self, reason: str, name: str | None = None, lineno: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.name = name
         self.lineno = lineno
 
 
-MISSING_MODES = ("bad", "skip", "zero")
+MISSING_MODES: tuple[Missing, ...] = ("bad", "skip", "zero")
 
 
 # What orjson.dumps writes for the characters a JSON string must escape:
@@ -40,7 +56,7 @@ _JSON_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\", ord("\b"): "\\b", ord(
                       ord("\n"): "\\n", ord("\f"): "\\f", ord("\r"): "\\r"})
 
 
-def json_quoted(name):
+def json_quoted(name: str) -> bytes:
     """`name` (a str of valid UTF-8) as JSON text: bytes, exactly what orjson.dumps(name) gives.
 
     Written here rather than asking orjson, whose import costs more than a
@@ -62,13 +78,22 @@ class Spec:
 
     # A plain class, not a dataclass: the command builds one at every start.
     __slots__ = ("threshold", "fields", "sum_field", "missing", "paths", "sum_key", "_steps")
+    threshold: float
+    fields: tuple[str, ...]
+    sum_field: str
+    missing: Missing
+    paths: tuple[tuple[str, ...], ...]
+    sum_key: bytes
+    # (field name, first key, the keys after it) for each field
+    _steps: tuple[tuple[str, str, tuple[str, ...]], ...]
 
-    def __init__(self, threshold=THRESHOLD, fields=FIELDS, sum_field=SUM_FIELD, missing="bad"):
+    def __init__(self, threshold: float = THRESHOLD, fields: str | Iterable[str] = FIELDS,
+                 sum_field: str = SUM_FIELD, missing: Missing = "bad") -> None:
         value = float(threshold)
         if not math.isfinite(value):
             raise ValueError(f"threshold must be a finite number, not {threshold!r}")
-        fields = (fields,) if isinstance(fields, str) else tuple(fields)
-        if not fields or not all(isinstance(f, str) and f for f in fields):
+        names = (fields,) if isinstance(fields, str) else tuple(fields)
+        if not names or not all(isinstance(f, str) and f for f in names):
             raise ValueError("fields must be one or more non-empty names")
         if not isinstance(sum_field, str) or not sum_field:
             raise ValueError("the sum field needs a non-empty name")
@@ -76,42 +101,42 @@ class Spec:
             raise ValueError(f"missing must be one of {', '.join(MISSING_MODES)}, not {missing!r}")
         # A name with a lone surrogate (what undecodable bytes in argv become)
         # can never be a JSON key, and cannot even be quoted in a message.
-        for name in fields + (sum_field,):
+        for name in names + (sum_field,):
             try:
                 name.encode("utf-8")
             except UnicodeEncodeError:
                 raise ValueError(f"field name {name!r} is not valid UTF-8") from None
-        paths = tuple(map(field_path, fields))
+        paths = tuple(map(field_path, names))
         setattr_ = object.__setattr__
         setattr_(self, "threshold", value)
-        setattr_(self, "fields", fields)
+        setattr_(self, "fields", names)
         setattr_(self, "sum_field", sum_field)
         setattr_(self, "missing", missing)
         setattr_(self, "paths", paths)
         # The sum field's name as JSON text, ready to splice into a record.
         setattr_(self, "sum_key", json_quoted(sum_field))
-        setattr_(self, "_steps", tuple((name, keys[0], keys[1:]) for name, keys in zip(fields, paths)))
+        setattr_(self, "_steps", tuple((name, keys[0], keys[1:]) for name, keys in zip(names, paths)))
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a Spec cannot be changed (its {name!r})")
 
-    def _key(self):
+    def _key(self) -> tuple[float, tuple[str, ...], str, Missing]:
         return (self.threshold, self.fields, self.sum_field, self.missing)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return self._key() == other._key() if type(other) is Spec else NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._key())
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Spec], tuple[float, tuple[str, ...], str, Missing]]:
         return (Spec, self._key())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Spec(threshold={!r}, fields={!r}, sum_field={!r}, missing={!r})".format(*self._key())
 
 
-def field_path(name):
+def field_path(name: str) -> tuple[str, ...]:
     """The object keys that field name `name` reaches, outermost first.
 
     `a.b` is ("a", "b"); a name starting with "/" is a JSON Pointer (RFC 6901):
@@ -125,7 +150,7 @@ def field_path(name):
             raise ValueError(f"field {quoted(name)}: a path of keys cannot hold an empty key "
                              f"(a JSON Pointer can: {_pointer(keys)})")
         return keys
-    keys = []
+    tokens = []
     for token in name[1:].split("/"):
         if "~" in token:
             # Each ~ followed by 0 or 1 (no regular expression: it would be
@@ -134,50 +159,54 @@ def field_path(name):
                 raise ValueError(f"field {quoted(name)}: in a JSON Pointer, ~ must be followed "
                                  "by 0 (for ~) or 1 (for /)")
             token = token.replace("~1", "/").replace("~0", "~")
-        keys.append(token)
-    return tuple(keys)
+        tokens.append(token)
+    return tuple(tokens)
 
 
-def _pointer(keys):
+def _pointer(keys: Iterable[str]) -> str:
     return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
 
 
-def _prefix(name, depth):
+def _prefix(name: str, depth: int) -> str:
     """The first `depth` keys of field name `name`, written as the name writes them."""
     sep = "/" if name.startswith("/") else "."
     return sep.join(name.split(sep)[:depth + (sep == "/")])
 
 
-class _Skipped:
-    __slots__ = ()
+class _Skipped(enum.Enum):
+    # An enum of one, so that a type checker knows `out` is bytes or None
+    # once `out is SKIPPED` is ruled out.
+    SKIPPED = "SKIPPED"
 
-    def __bool__(self):
+    def __bool__(self) -> Literal[False]:
         return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "SKIPPED"
+
+    __str__ = __repr__
 
 
 # What filter_record gives for a record that --missing skip passes over: not
 # selected, but counted apart from the records that are simply not selected.
-SKIPPED = _Skipped()
+SKIPPED: Final = _Skipped.SKIPPED
 _ABSENT = object()  # a key not found on a path
 
 
 DEFAULT_SPEC = Spec()
 
 
-def quoted(name):
+def quoted(name: str) -> str:
     """A field name as it appears in messages: JSON-quoted, so odd names stay readable."""
     return json_quoted(name).decode("utf-8")
 
 
-def _loads(record):
-    """orjson.loads, imported on first use: this name is then bound to it.
+def _load_orjson(record: bytes | bytearray | memoryview | str) -> Any:  # Any: a JSON value
+    """orjson.loads, imported on first use: `_loads` is then bound to it.
 
     A run whose lines the native scanner decides never needs orjson, whose
     import costs more than such a run; once loaded, filter_record calls
-    orjson.loads through this module-level name at no extra cost.
+    orjson.loads through the module-level name `_loads` at no extra cost.
     """
     global _loads, _JSONDecodeError
     import orjson  # function-level: saves start-up (see above)
@@ -187,15 +216,16 @@ def _loads(record):
     return _loads(record)
 
 
+_loads: Callable[[bytes | bytearray | memoryview | str], Any] = _load_orjson
 # orjson.JSONDecodeError once orjson is loaded (by the first _loads, before it can raise).
-_JSONDecodeError = ValueError
+_JSONDecodeError: type[JSONDecodeError] = ValueError  # type: ignore[assignment]
 
 
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
                type(None): "null", int: "a number", float: "a number"}
 
 
-def filter_record(record, spec=DEFAULT_SPEC):
+def filter_record(record: bytes, spec: Spec = DEFAULT_SPEC) -> bytes | None | _Skipped:
     """Return the output line for one record (bytes, no newline), None or SKIPPED.
 
     None means the record is good but not selected, or the line is blank;
@@ -243,6 +273,7 @@ def filter_record(record, spec=DEFAULT_SPEC):
             raise BadRecord(f"field {quoted(name)} is not a number")
     if skipped:
         return SKIPPED
+    assert total is not None  # a Spec has at least one field
     if not math.isfinite(total):
         raise BadRecord("sum is not finite")
     if not total > spec.threshold:
@@ -250,9 +281,9 @@ def filter_record(record, spec=DEFAULT_SPEC):
     return with_sum(record.strip(JSON_WS), obj, total, spec)
 
 
-def _blocked(obj, name, keys):
+def _blocked(obj: dict[str, object], name: str, keys: tuple[str, ...]) -> object:
     """_ABSENT if a null stands on the path `keys` of field `name`; else raise BadRecord."""
-    value = obj
+    value: object = obj
     for depth, key in enumerate(keys):
         if value is None:
             return _ABSENT  # as if the key holding null were not there
@@ -264,7 +295,7 @@ def _blocked(obj, name, keys):
     return value
 
 
-def _why_invalid(record, err):
+def _why_invalid(record: bytes, err: JSONDecodeError) -> str:
     # orjson's own words for bad UTF-8 point at column 1 and speak of
     # surrogates; the byte offset is what helps someone fix the file.
     try:
@@ -274,7 +305,7 @@ def _why_invalid(record, err):
     return f"invalid JSON: {err.msg} (column {err.colno})"
 
 
-def with_sum(text, obj, total, spec):
+def with_sum(text: bytes, obj: dict[str, object], total: float, spec: Spec) -> bytes:
     """`text` (one valid JSON object) with the sum field set, every other byte kept.
 
     Splicing into the original text, rather than re-serialising `obj`, is what
@@ -297,8 +328,8 @@ def with_sum(text, obj, total, spec):
     return b"".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
-def _patterns():
+@functools.cache
+def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
     """(a JSON string, a scalar, a bracket or a string's start): compiled once needed."""
     import re  # function-level: saves start-up, only a record that has the sum field needs it
 
@@ -306,18 +337,17 @@ def _patterns():
             re.compile(rb'[\[\]{}"]'))
 
 
-def top_level_members(text):
+def top_level_members(text: bytes) -> Iterator[tuple[str, int, int]]:
     """Yield (key, value_start, value_end) for each member of a valid JSON object."""
-    string = _patterns()[0]
     i = text.index(b"{") + 1
     n = len(text)
     while True:
         i = _skip_ws(text, i)
         if text[i:i + 1] == b"}":
             return
-        key_match = string.match(text, i)
-        key = _loads(key_match.group())
-        i = _skip_ws(text, key_match.end())
+        key_end = _value_end(text, i)
+        key = _loads(text[i:key_end])
+        i = _skip_ws(text, key_end)
         i = _skip_ws(text, i + 1)  # past the colon
         end = _value_end(text, i)
         yield key, i, end
@@ -326,25 +356,27 @@ def top_level_members(text):
             i += 1
 
 
-def _skip_ws(text, i):
-    while text[i:i + 1] in (b" ", b"\t", b"\r", b"\n"):
+def _skip_ws(text: bytes, i: int) -> int:
+    n = len(text)
+    while i < n and text[i] in JSON_WS:
         i += 1
     return i
 
 
-def _value_end(text, i):
+def _value_end(text: bytes, i: int) -> int:
+    """Where the value that starts at `i` of a valid JSON text ends."""
     string, scalar, bracket_or_string = _patterns()
     first = text[i:i + 1]
     if first == b'"':
-        return string.match(text, i).end()
+        return _found(string.match(text, i)).end()
     if first not in (b"{", b"["):
-        return scalar.match(text, i).end()
+        return _found(scalar.match(text, i)).end()
     depth = 0
     while True:
-        m = bracket_or_string.search(text, i)
+        m = _found(bracket_or_string.search(text, i))
         token = m.group()
         if token == b'"':
-            i = string.match(text, m.start()).end()
+            i = _found(string.match(text, m.start())).end()
             continue
         i = m.end()
         depth += 1 if token in (b"{", b"[") else -1
@@ -352,12 +384,17 @@ def _value_end(text, i):
             return i
 
 
+def _found(match: re.Match[bytes] | None) -> re.Match[bytes]:
+    assert match is not None, "the text is valid JSON: each of its parts is found"
+    return match
+
+
 @functools.lru_cache(maxsize=64)
-def _spec_for(th):
+def _spec_for(th: float) -> Spec:
     return Spec(threshold=th)
 
 
-def map_line(line, th=THRESHOLD):
+def map_line(line: str | bytes, th: float = THRESHOLD) -> Iterator[str]:
     """Yield the output record (a str, no newline) if `line` is selected.
 
     The blog's mapper signature, so `rdd.flatMap(map_line)` and a Luigi task's

@@ -12,27 +12,38 @@ Spark applies accumulator updates made inside a transformation again when it
 re-runs a task (a lost executor, speculation), so the count is exact when no
 task was retried and otherwise an upper bound.
 """
+from __future__ import annotations
+
 from .record import THRESHOLD, BadRecord, map_line
+
+TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Counter(Protocol):
+        """A Spark accumulator, or a Tally."""
+
+        def add(self, n: int, /) -> object: ...
 
 
 class Tally:
     """A plain counter with the accumulator's `.add`, for use outside Spark."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.value = 0
 
-    def add(self, n):
+    def add(self, n: int) -> None:
         self.value += n
 
 
-class skip_bad_records:  # noqa: N801 (used like a function)
+class skip_bad_records:  # lower case: used like a function
     """A picklable mapper: `map_line(line, th)`, or nothing and `counter.add(1)` if bad."""
 
-    def __init__(self, counter, th=THRESHOLD):
+    def __init__(self, counter: Counter, th: float = THRESHOLD) -> None:
         self.counter = counter
         self.th = th
 
-    def __call__(self, line):
+    def __call__(self, line: str | bytes) -> list[str]:
         try:
             return list(map_line(line, self.th))
         except BadRecord:

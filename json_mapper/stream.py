@@ -4,14 +4,41 @@
 over every input and writes each ChunkResult; the command line is a thin
 shell over it.
 """
+from __future__ import annotations
+
 import io
 import time
 
-from .chunk import KEEP_BAD, filter_chunk
+from .chunk import KEEP_BAD, ChunkResult, filter_chunk
 from .inputs import InputError, display_name, open_input, read_chunks, source_list
-from .record import DEFAULT_SPEC, BadRecord
+from .record import DEFAULT_SPEC, BadRecord, Spec
 
-ON_ERROR_MODES = ("warn", "skip", "fail")
+TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Literal, Protocol, TextIO, Union
+
+    from typing_extensions import TypeAlias
+
+    from .batch import BatchFilter
+    from .inputs import Source
+
+    class BinaryWriter(Protocol):
+        """Where output goes: anything with .write(bytes)."""
+
+        def write(self, data: bytes, /) -> object: ...
+
+    # What to do with bad records (filter_stream's on_error).
+    OnError = Literal["warn", "skip", "fail"]
+    # A problem handed to `report`: an input that cannot be read, or a bad record.
+    Problem: TypeAlias = Union[InputError, BadRecord]
+    Report: TypeAlias = Callable[[Problem], object]
+    # progress(bytes, lines), after each chunk is written
+    Progress: TypeAlias = Callable[[int, int], object]
+    # A chunk of whole lines, and how many bad lines to keep, to its ChunkResult.
+    ChunkFilter: TypeAlias = Callable[[Union[bytes, memoryview], int], ChunkResult]
+
+ON_ERROR_MODES: tuple[OnError, ...] = ("warn", "skip", "fail")
 
 
 class WorkerDied(Exception):
@@ -26,8 +53,9 @@ class Counts:
                  "unreadable_inputs", "seconds", "started")
     _SHOWN = __slots__[:-1]
 
-    def __init__(self, lines_read=0, records_written=0, skipped=0, bad_records=0, blank=0, bytes_read=0,
-                 unreadable_inputs=0, seconds=0.0, started=None):
+    def __init__(self, lines_read: int = 0, records_written: int = 0, skipped: int = 0, bad_records: int = 0,
+                 blank: int = 0, bytes_read: int = 0, unreadable_inputs: int = 0, seconds: float = 0.0,
+                 started: float | None = None) -> None:
         self.lines_read = lines_read
         self.records_written = records_written  # the selected records
         self.skipped = skipped  # records passed over by Spec(missing="skip")
@@ -38,28 +66,30 @@ class Counts:
         self.seconds = seconds
         self.started = time.perf_counter() if started is None else started
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Counts({})".format(", ".join(f"{name}={getattr(self, name)!r}" for name in self._SHOWN))
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if type(other) is not Counts:
             return NotImplemented
         return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
 
-    __hash__ = None  # mutable, as the dataclass was
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
 
     @property
-    def not_selected(self):
+    def not_selected(self) -> int:
         """Good records whose sum is not above the threshold: every line read is one of these five."""
         return self.lines_read - self.blank - self.records_written - self.bad_records - self.skipped
 
     @property
-    def mb_per_s(self):
+    def mb_per_s(self) -> float:
         return self.bytes_read / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-def filter_stream(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None,
-                  fast=True, progress=None, rejects=None, max_messages=KEEP_BAD):
+def filter_stream(sources: Source | Iterable[Source] | None, out: BinaryWriter | TextIO, *,
+                  spec: Spec = DEFAULT_SPEC, on_error: OnError = "warn", report: Report | None = None,
+                  counts: Counts | None = None, fast: bool = True, progress: Progress | None = None,
+                  rejects: BinaryWriter | None = None, max_messages: int = KEEP_BAD) -> Counts:
     """Filter every source in order into `out`, and return the Counts.
 
     `sources` is one source or a list of them (an empty list means stdin):
@@ -81,7 +111,7 @@ def filter_stream(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=No
     """
     if on_error not in ON_ERROR_MODES:
         raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
-    out = binary_output(out)
+    writer = binary_output(out)
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
     chunk_filter = chunk_filter_for(spec, fast)
@@ -90,13 +120,13 @@ def filter_stream(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=No
         lineno = 0  # lines of this input done so far: messages count per input
         try:
             # Iterate inside the `with`, so no chunk outlives the file it came from.
-            with open_input(source, out) as (reader, fmt):
+            with open_input(source, writer) as (reader, fmt):
                 for chunk in read_chunks(reader, name, fmt):
                     # Only the bad lines whose messages are still to come are kept.
                     keep = max_messages - counts.bad_records if on_error == "warn" else 1
                     result = chunk_filter(chunk, keep)
                     counts.bytes_read += len(chunk)
-                    lineno += write_result(result, name, lineno, out, on_error, report, counts,
+                    lineno += write_result(result, name, lineno, writer, on_error, report, counts,
                                            rejects=rejects, max_messages=max_messages)
                     if progress:
                         progress(len(chunk), result.lines)
@@ -107,12 +137,12 @@ def filter_stream(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=No
     return counts
 
 
-def binary_output(out):
+def binary_output(out: BinaryWriter | TextIO) -> BinaryWriter:
     """`out` itself, or the binary buffer under a text stream (sys.stdout), its text flushed first."""
     if isinstance(out, io.TextIOBase):
         out.flush()
         return out.buffer
-    return out
+    return out  # type: ignore[return-value]  # a TextIO is an io.TextIOBase at run time
 
 
 # Without the native scanner, inputs smaller than this are done sooner per
@@ -120,7 +150,7 @@ def binary_output(out):
 SMALL_INPUT = 1 << 16
 
 
-def chunk_filter_for(spec, fast=True):
+def chunk_filter_for(spec: Spec, fast: bool = True) -> ChunkFilter:
     """A function from a chunk (and how many bad lines to keep) to its ChunkResult.
 
     Both give the same results. With the native scanner the fast path takes
@@ -128,10 +158,10 @@ def chunk_filter_for(spec, fast=True):
     without it, the fast path is loaded once SMALL_INPUT bytes have come, so
     a command run on a few lines starts as fast as it can.
     """
-    batch = None
+    batch: BatchFilter | None = None
     seen = 0
 
-    def fast_or_small(chunk, keep=KEEP_BAD):
+    def fast_or_small(chunk: bytes | memoryview, keep: int = KEEP_BAD) -> ChunkResult:
         nonlocal batch, seen
         if batch is None:
             from .batch import BatchFilter, native  # function-level: saves start-up on an empty input
@@ -142,11 +172,15 @@ def chunk_filter_for(spec, fast=True):
             batch = BatchFilter(spec)
         return batch(chunk, keep)
 
-    return fast_or_small if fast else (lambda chunk, keep=KEEP_BAD: filter_chunk(chunk, spec, keep))
+    def per_record(chunk: bytes | memoryview, keep: int = KEEP_BAD) -> ChunkResult:
+        return filter_chunk(chunk, spec, keep)
+
+    return fast_or_small if fast else per_record
 
 
-def write_result(result, name, lineno, out, on_error, report, counts, rejects=None,
-                 max_messages=KEEP_BAD):
+def write_result(result: ChunkResult, name: str, lineno: int, out: BinaryWriter, on_error: OnError,
+                 report: Report, counts: Counts, rejects: BinaryWriter | None = None,
+                 max_messages: int = KEEP_BAD) -> int:
     """Write one chunk's ChunkResult to `out` (its bad lines to `rejects`), keep count, and return its number of lines.
 
     `lineno` is the number of lines of input `name` before this chunk. Under
@@ -177,7 +211,7 @@ def write_result(result, name, lineno, out, on_error, report, counts, rejects=No
     return result.lines
 
 
-def _write(out, output, selected, counts):
+def _write(out: BinaryWriter, output: bytes, selected: int, counts: Counts) -> None:
     if selected:
         out.write(output)
         counts.records_written += selected

@@ -14,10 +14,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import JSONTESTSUITE_FILES, corpus_params
-from json_mapper import batch as batch_module
 from json_mapper.batch import BatchFilter
-from json_mapper.record import Spec
 from json_mapper.chunk import filter_chunk
+from json_mapper.record import Spec
 from json_mapper.stream import filter_stream
 
 ONE_LINE_FILES = [p for p in JSONTESTSUITE_FILES if b"\n" not in p.read_bytes().rstrip(b"\n")]
@@ -72,7 +71,8 @@ def values(depth=2):
     )
 
 
-good_records = st.tuples(numbers, st.one_of(numbers, st.sampled_from(["0", "-1e300"])), st.lists(st.tuples(keys, values()), max_size=3)).map(
+good_records = st.tuples(numbers, st.one_of(numbers, st.sampled_from(["0", "-1e300"])),
+                         st.lists(st.tuples(keys, values()), max_size=3)).map(
     lambda t: "{" + ",".join([f'"index":{t[0]}', f'"total":{t[1]}'] + [f'"{k}":{v}' for k, v in t[2]]) + "}")
 some_records = st.lists(st.tuples(keys, values()), max_size=5).map(
     lambda members: "{" + ",".join(f'"{k}":{v}' for k, v in members) + "}")

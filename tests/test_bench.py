@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, require, require_module
 
+from conftest import ROOT, require, require_module
 from json_mapper import datagen
 
 BENCH = ROOT / "examples" / "bench.py"

@@ -1,4 +1,7 @@
-"""Compressed inputs told by their magic number: zstd read like gzip, bzip2 and xz; lz4 and Snappy refused in one message."""
+"""Compressed inputs told by their magic number.
+
+zstd is read like gzip, bzip2 and xz; lz4 and Snappy are refused in one message.
+"""
 import gzip
 import subprocess
 import sys

@@ -49,7 +49,8 @@ COMMANDS = {
     "parallel_pipe": "cat data/* | parallel --pipe jsonfilter -t 1.5 > out.json",
     "parallel_pipe_ssh": "cat data/* | parallel --pipe -S {sshlogin} jsonfilter -t 1.5 > out.json",
     "parallel_per_file_ssh": "mkdir out\n"
-                             "find data -type f | parallel -S {sshlogin} --workdir . 'jsonfilter -t 1.5 < {} > out/{/}'",
+                             "find data -type f | "
+                             "parallel -S {sshlogin} --workdir . 'jsonfilter -t 1.5 < {} > out/{/}'",
     "parallel_pipepart": "parallel --pipepart -a data/dat_0.json --block -1 -k jsonfilter -t 1.5 > out_0.json",
     "parallel_keep_order": "parallel -k jsonfilter -t 1.5 ::: data/* > out.json",
     "luigi_local": "luigi --module luigi_multiprocess LotsOTasks --local-scheduler --TestTask-threshold 1.5",
@@ -663,7 +664,8 @@ def test_docs_skipping_snippet(spark_context, data_with_bad_records, capsys, run
 def test_pyspark_plain_map_line_fails_the_job_on_a_bad_record(spark_context, data_with_bad_records):
     # Why the skipping variant exists: plain map_line raises, and Spark fails the job.
     from json_mapper import map_line
-    with pytest.raises(Exception, match=r"json_mapper\.record\.BadRecord: (invalid JSON|missing field|not a JSON object)"):
+    bad_record = r"json_mapper\.record\.BadRecord: (invalid JSON|missing field|not a JSON object)"
+    with pytest.raises(Exception, match=bad_record):
         spark_context.textFile(str(data_with_bad_records / "dat_9.json")).flatMap(map_line).count()
 
 

@@ -134,7 +134,7 @@ def check_output_line(out, line, total, spec):
     if spec.sum_field not in keys:
         expected.append((spec.sum_field, THE_SUM))
     assert [key for key, _ in members] == [key for key, _ in expected]
-    for (key, got), (_, want) in zip(members, expected):
+    for (_, got), (_, want) in zip(members, expected):
         if want is THE_SUM:
             kind, literal = got
             assert kind == "num" and float(literal) == total

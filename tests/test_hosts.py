@@ -22,9 +22,22 @@ import pytest
 
 import netns
 from conftest import UNDER_CI, require, require_module
-from test_engines import (COMMANDS, EXAMPLES, apps_of, bare_python, check_ran_on_cluster,  # noqa: F401
-                          data_dir, engine_env, expected, fill, spark_cluster_on, spark_output,
-                          spark_submit_command, submit_env, workdir)
+from test_engines import (  # noqa: F401
+    COMMANDS,
+    EXAMPLES,
+    apps_of,
+    bare_python,
+    check_ran_on_cluster,
+    data_dir,
+    engine_env,
+    expected,
+    fill,
+    spark_cluster_on,
+    spark_output,
+    spark_submit_command,
+    submit_env,
+    workdir,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:luigi")
 
@@ -104,7 +117,8 @@ def ssh_hosts(network, engine_env, tmp_path_factory):
     (folder / "bin").mkdir()
     where = folder / "where.log"
     shim = folder / "bin" / "jsonfilter"
-    shim.write_text(f'#!/bin/sh\nreadlink /proc/self/ns/net >> "{where}"\nexec "{sys.executable}" -m json_mapper "$@"\n')
+    shim.write_text(f'#!/bin/sh\nreadlink /proc/self/ns/net >> "{where}"\n'
+                    f'exec "{sys.executable}" -m json_mapper "$@"\n')
     shim.chmod(0o755)
     env = dict(engine_env)
     env["PATH"] = f"{folder / 'bin'}{os.pathsep}{env['PATH']}"

@@ -1,5 +1,6 @@
 """Faults and agreement under `-j N` (parallel workers)."""
 import bz2
+import contextlib
 import errno
 import gzip
 import io
@@ -54,10 +55,8 @@ def _worker_pids(parent):
 
 def _kill_group(proc):
     # Its workers too: one left alive would hold stderr open, and reading it would never end.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-
 pytestmark = pytest.mark.load
 
 SIZE = int(float(os.environ.get("JSONFILTER_LOAD_BYTES", 2e9)))

@@ -3,6 +3,7 @@
 Subprocess tests have timeouts, so a hang fails instead of stalling the suite.
 """
 import bz2
+import contextlib
 import gzip
 import io
 import os
@@ -239,9 +240,7 @@ def _children(pid):
 
 def _start(cli_env, tmp_path, *args):
     """Start jsonfilter ARGS reading a pipe; stdout and stderr go to files, so it never blocks on them."""
-    out = open(tmp_path / "stdout", "wb")
-    err = open(tmp_path / "stderr", "wb")
-    with out, err:
+    with open(tmp_path / "stdout", "wb") as out, open(tmp_path / "stderr", "wb") as err:
         return subprocess.Popen(["jsonfilter", *args], stdin=subprocess.PIPE, stdout=out, stderr=err,
                                 cwd=tmp_path, env=cli_env)
 
@@ -273,10 +272,8 @@ def test_a_killed_worker_fails_the_run_loudly(cli_env, tmp_path):
             proc.stdin.write(block)
     except BrokenPipeError:
         pass  # it may well have stopped reading already
-    try:
+    with contextlib.suppress(BrokenPipeError):
         proc.stdin.close()
-    except BrokenPipeError:
-        pass
     assert proc.wait(timeout=60) == 2
     stdout, stderr = _outputs(tmp_path)
     assert stderr == b"jsonfilter: a worker process died; the output is incomplete\n"

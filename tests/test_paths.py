@@ -332,8 +332,8 @@ def test_filter_stream_counts_skipped_records_the_same_either_way(nested_mib, tm
     for fast in (True, False):
         out = io.BytesIO()
         counts = filter_stream([str(path)], out, spec=spec, on_error="skip", fast=fast)
-        runs.append((out.getvalue(), counts.lines_read, counts.records_written, counts.skipped, counts.bad_records, counts.blank,
-                     counts.not_selected))
+        runs.append((out.getvalue(), counts.lines_read, counts.records_written, counts.skipped, counts.bad_records,
+                     counts.blank, counts.not_selected))
     assert runs[0] == runs[1]
     assert runs[0][3] == sum(kind in MISSING_KINDS for _, kind, _, _ in log_lines(1, 30000, 12000, 13000))
 

@@ -64,7 +64,7 @@ def console_examples():
 @pytest.mark.parametrize("page, command, output", list(console_examples()))
 def test_console_examples_print_what_the_docs_show(page, command, output, cli_env):
     result = subprocess.run(["bash", "-c", f'{command}\necho "status $?" >&2'], cwd=ROOT, env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+                            capture_output=True, timeout=60)
     shown = result.stdout + result.stderr.rpartition(b"status ")[0]
     assert shown.decode() == output
     follow = re.search(re.escape(f"$ {command}\n{output}") + r"\$ echo \$\?\n(\d+)\n", read(page))

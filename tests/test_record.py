@@ -14,7 +14,8 @@ def test_map_line_has_the_blogs_shape():
 
 def test_map_line_takes_bytes_and_str_alike_and_yields_str():
     line = '{"t":"h\u00e9","index":1,"total":1}\r\n'
-    assert list(map_line(line)) == list(map_line(line.encode())) == ['{"t":"h\u00e9","index":1,"total":1,"sum_val":2.0}']
+    expected = ['{"t":"h\u00e9","index":1,"total":1,"sum_val":2.0}']
+    assert list(map_line(line)) == list(map_line(line.encode())) == expected
 
 
 def test_map_line_works_as_a_flatmap_function():

@@ -5,8 +5,6 @@ first chunk, mid-stream, across the 1 MiB boundary of a chunk, or last
 without a newline; each goes through a file, stdin, gzip, `-j 2` and `-j 0`.
 """
 import gzip
-import os
-import resource
 import subprocess
 import sys
 

@@ -22,9 +22,10 @@ from json_mapper.record import json_quoted, quoted
 PACKAGE = ROOT / "json_mapper"
 
 # Modules a run over good records (or no records) must not import: each
-# takes longer to load than such a run takes to filter.
+# takes longer to load than such a run takes to filter. typing: the package's
+# type hints are read by type checkers only (TYPE_CHECKING is False at run time).
 NOT_NEEDED = ("orjson", "msgspec", "gzip", "bz2", "lzma", "zstandard", "tqdm", "concurrent.futures",
-              "multiprocessing", "dataclasses")
+              "multiprocessing", "dataclasses", "typing")
 
 # The command with json_mapper._scan made unimportable, as on a machine without a C compiler.
 WITHOUT_EXTENSION = ("import runpy, sys; sys.modules['json_mapper._scan'] = None; "
@@ -221,7 +222,7 @@ def test_every_function_level_import_says_it_saves_start_up():
     unexplained = []
     for path in sorted(PACKAGE.glob("*.py")):
         lines = path.read_text().splitlines()
-        for lineno, target, nested in _module_imports()["json_mapper" if path.stem == "__init__"
+        for lineno, _target, nested in _module_imports()["json_mapper" if path.stem == "__init__"
                                                          else f"json_mapper.{path.stem}"]:
             if not nested:
                 continue

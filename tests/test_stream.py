@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from json_mapper import parallel
-from json_mapper import BadRecord, Counts, InputError, Spec, filter_chunk, filter_stream
+from json_mapper import BadRecord, Counts, InputError, Spec, filter_chunk, filter_stream, parallel
 from json_mapper.inputs import PIPE_SIZE, open_input, read_available, read_chunks
 
 LINES = [b'{"index":%d,"total":1}\n' % (n % 3) for n in range(50)] + [b'{"index":1}\n', b"\n"]
