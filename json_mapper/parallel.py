@@ -14,6 +14,8 @@ output, the messages and their FILE:LINE are the same whatever N is. At most
 a few pieces per worker are in flight, so memory stays flat whatever the
 input size.
 """
+from __future__ import annotations
+
 import collections
 import functools
 import math
@@ -26,14 +28,41 @@ import signal
 import stat
 import time
 import traceback
-from typing import Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
-from .chunk import KEEP_BAD, joined
-from .inputs import (BOM, CHUNK_SIZE, STDIN, InputError, display_name, is_path, open_input, read_some,
-                     source_list)
-from .record import DEFAULT_SPEC
-from .stream import (ON_ERROR_MODES, Counts, WorkerDied, binary_output, chunk_filter_for, filter_stream,
-                     write_result)
+from .chunk import KEEP_BAD, ChunkResult, joined
+from .inputs import (
+    BOM,
+    CHUNK_SIZE,
+    STDIN,
+    InputError,
+    display_name,
+    is_path,
+    open_input,
+    read_some,
+    regular_file_status,
+    source_list,
+)
+from .record import DEFAULT_SPEC, Spec
+from .stream import ON_ERROR_MODES, Counts, WorkerDied, binary_output, chunk_filter_for, filter_stream, write_result
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from multiprocessing.connection import Connection
+    from typing import TextIO
+
+    from typing_extensions import TypeAlias
+
+    from .inputs import Reader, Source
+    from .stream import BinaryWriter, ChunkFilter, OnError, Progress, Report
+
+# What a worker gives for a piece: (bytes read, its ChunkResult, the
+# InputError that stopped the reads or None).
+Outcome: TypeAlias = "tuple[int, ChunkResult, InputError | None]"
+# A piece's work: run by a worker (or, for a line longer than a slot, here).
+Job: TypeAlias = "functools.partial[Outcome]"
+# input_ready(): whether more input has come
+Idle: TypeAlias = "Callable[[Callable[[], bool]], None]"
 
 # Pieces in flight per worker: enough to keep every worker busy while the
 # results of the others are written.
@@ -60,11 +89,11 @@ class Piece(NamedTuple):
 
     source: int  # the input it belongs to, counted from 0
     name: str  # the input's name in messages
-    job: Optional[Callable] = None  # run by a worker: gives (bytes read, ChunkResult, InputError or None)
-    error: Optional[InputError] = None  # instead of a job: the input failed here
+    job: Job | None = None  # run by a worker: gives its Outcome
+    error: InputError | None = None  # instead of a job: the input failed here
 
 
-def cpu_count():
+def cpu_count() -> int:
     """The CPUs this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -72,8 +101,11 @@ def cpu_count():
         return os.cpu_count() or 1
 
 
-def filter_parallel(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=None, counts=None,
-                    jobs=0, fast=True, progress=None, rejects=None, max_messages=KEEP_BAD):
+def filter_parallel(sources: Source | Iterable[Source] | None, out: BinaryWriter | TextIO, *,
+                    spec: Spec = DEFAULT_SPEC, on_error: OnError = "warn", report: Report | None = None,
+                    counts: Counts | None = None, jobs: int = 0, fast: bool = True,
+                    progress: Progress | None = None, rejects: BinaryWriter | None = None,
+                    max_messages: int = KEEP_BAD) -> Counts:
     """`stream.filter_stream` in `jobs` worker processes (0: one per CPU); same arguments.
 
     Writes exactly what filter_stream writes and reports the same problems.
@@ -95,7 +127,7 @@ def filter_parallel(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=
     ring = _Ring(in_flight + 1)
     # The descriptors that workers open plain files through, by input number:
     # each stays open until that input's pieces are written.
-    held = {} if os.path.isdir(f"/proc/{os.getpid()}/fd") else None
+    held: dict[int, int] | None = {} if os.path.isdir(f"/proc/{os.getpid()}/fd") else None
     # A worker keeps, per piece, the bad lines that may still be told.
     keep = max_messages if on_error == "warn" else 1
     pool = _Pool(jobs, (spec, fast, ring.memory, keep))
@@ -112,11 +144,12 @@ def filter_parallel(sources, out, *, spec=DEFAULT_SPEC, on_error="warn", report=
     return counts
 
 
-def _run(pool, limit, sources, out, ring, held, writer, here):
+def _run(pool: _Pool, limit: int, sources: Source | Iterable[Source] | None, out: BinaryWriter, ring: _Ring,
+         held: dict[int, int] | None, writer: _InOrder, here: _LineHere) -> None:
     """Hand the pieces to the workers, at most `limit` in flight, and write their results in turn."""
-    in_flight = collections.deque()
+    in_flight: collections.deque[tuple[Piece, _Done | _Pending | None]] = collections.deque()
 
-    def catch_up(input_ready):
+    def catch_up(input_ready: Callable[[], bool]) -> None:
         # The input has paused: write what the workers finish while it stays
         # paused, so that no selected line waits for more input.
         while in_flight and not input_ready():
@@ -129,7 +162,7 @@ def _run(pool, limit, sources, out, ring, held, writer, here):
         if len(in_flight) == limit:
             writer.finish(*in_flight.popleft())
         if piece.job is None:
-            outcome = None
+            outcome: _Done | _Pending | None = None
         elif piece.job.func is _filter_bytes:  # a line longer than a slot: rare, and done here
             outcome = _Done(here(piece.job.args[0]))
         else:
@@ -142,30 +175,30 @@ def _run(pool, limit, sources, out, ring, held, writer, here):
 class _LineHere:
     """The filter for a line longer than a slot, run in this process as a worker would run it."""
 
-    def __init__(self, chunk_filter, keep):
+    def __init__(self, chunk_filter: ChunkFilter, keep: int) -> None:
         self.chunk_filter, self.keep = chunk_filter, keep
 
-    def __call__(self, line):
+    def __call__(self, line: bytes) -> Outcome:
         return len(line), self.chunk_filter(line, self.keep), None
 
 
 class _Done:
     """The outcome of a piece filtered in this process."""
 
-    def __init__(self, value):
+    def __init__(self, value: Outcome) -> None:
         self.value = value
 
-    def result(self):
+    def result(self) -> Outcome:
         return self.value
 
 
 class _Pending:
     """The outcome of a piece handed to worker `worker` of `pool`, read back in its turn."""
 
-    def __init__(self, pool, worker):
+    def __init__(self, pool: _Pool, worker: int) -> None:
         self.pool, self.worker = pool, worker
 
-    def result(self):
+    def result(self) -> Outcome:
         return self.pool.receive(self.worker)
 
 
@@ -181,13 +214,13 @@ class _Pool:
     is written from there, not copied on the way.
     """
 
-    def __init__(self, jobs, initargs):
+    def __init__(self, jobs: int, initargs: tuple[Spec, bool, mmap.mmap, int]) -> None:
         context = multiprocessing.get_context("fork")
         self.slot_size = OUTPUT_SLOT
         self.memory = mmap.mmap(-1, jobs * OUTPUT_SLOTS * self.slot_size)
         self.view = memoryview(self.memory)
         pipes = [(context.Pipe(duplex=False), context.Pipe(duplex=False)) for _ in range(jobs)]
-        self.workers = []
+        self.workers: list[tuple[multiprocessing.process.BaseProcess, Connection, Connection]] = []
         self.turn = 0
         for number, ((tasks, to_worker), (from_worker, results)) in enumerate(pipes):
             # Every pipe end but its own two, closed in the worker: inherited,
@@ -209,7 +242,7 @@ class _Pool:
             results.close()
             self.workers.append((process, to_worker, from_worker))
 
-    def submit(self, job):
+    def submit(self, job: Job) -> _Pending:
         """Hand `job` to the next worker in turn; return its _Pending outcome."""
         worker = self.turn % len(self.workers)
         self.turn += 1
@@ -219,7 +252,7 @@ class _Pool:
             raise WorkerDied(WORKER_DIED) from None
         return _Pending(self, worker)
 
-    def receive(self, worker):
+    def receive(self, worker: int) -> Outcome:
         """The next outcome from `worker`: (bytes read, ChunkResult, InputError or None)."""
         process, _, results = self.workers[worker]
         try:
@@ -238,7 +271,7 @@ class _Pool:
             result = result._replace(output=self.view[at:at + result.output.length])
         return size, result, error
 
-    def close(self):
+    def close(self) -> None:
         """Stop every worker: done ones at once, and busy ones too, as their work is no longer wanted."""
         for process, to_worker, from_worker in self.workers:
             to_worker.close()
@@ -269,11 +302,12 @@ class _InSlot(NamedTuple):
 class _RemoteTraceback(Exception):
     """The traceback of an error raised in a worker, as the cause of the error raised here."""
 
-    def __str__(self):
-        return self.args[0]
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
-def _work(tasks, results, others, initargs, memory, offset, slot_size):
+def _work(tasks: Connection, results: Connection, others: list[Connection],
+          initargs: tuple[Spec, bool, mmap.mmap, int], memory: mmap.mmap, offset: int, slot_size: int) -> None:
     """A worker's life: do each piece that comes, and send its outcome back, until told to stop."""
     for end in others:
         end.close()
@@ -292,7 +326,7 @@ def _work(tasks, results, others, initargs, memory, offset, slot_size):
                 at = offset + slot_size * (done % OUTPUT_SLOTS)
                 view[at:at + len(result.output)] = result.output
                 result = result._replace(output=_InSlot(at, len(result.output)))
-            answer = ((size, result, error), None)
+            answer: tuple[Outcome | None, tuple[Exception, str] | None] = ((size, result, error), None)
         except Exception as err:  # a bug: raised again in the main process, with this traceback
             answer = (None, (err, traceback.format_exc()))
         done += 1
@@ -305,10 +339,10 @@ def _work(tasks, results, others, initargs, memory, offset, slot_size):
 class _PieceSizes:
     """The size of the next piece, from how much of the last one was selected."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.next = CHUNK_SIZE
 
-    def written(self, size, result):
+    def written(self, size: int, result: ChunkResult) -> None:
         if size:
             # The rejected lines come back with the output: both count.
             output = max(len(result.output) + len(result.rejects), 1)
@@ -318,16 +352,18 @@ class _PieceSizes:
 class _InOrder:
     """Writes the pieces' results in their turn, counting lines per input."""
 
-    def __init__(self, out, on_error, report, counts, progress, held, rejects=None, max_messages=KEEP_BAD):
+    def __init__(self, out: BinaryWriter, on_error: OnError, report: Report, counts: Counts,
+                 progress: Progress | None, held: dict[int, int] | None, rejects: BinaryWriter | None = None,
+                 max_messages: int = KEEP_BAD) -> None:
         self.out, self.on_error, self.report = out, on_error, report
         self.counts, self.progress, self.held = counts, progress, held
         self.rejects, self.max_messages = rejects, max_messages
         self.sizes = _PieceSizes()
-        self.source = None  # the input being written
+        self.source: int | None = None  # the input being written
         self.lineno = 0  # its lines so far
-        self.unreadable = None  # an input that failed part way: the rest of it is dropped
+        self.unreadable: int | None = None  # an input that failed part way: the rest of it is dropped
 
-    def finish(self, piece, future):
+    def finish(self, piece: Piece, future: _Done | _Pending | None) -> None:
         if piece.source != self.source:
             # Every piece of the input before is written: its descriptor is no longer needed.
             if self.held and self.source in self.held:
@@ -337,7 +373,8 @@ class _InOrder:
             if future:  # still read back, so the worker's next outcome is the next one read
                 future.result()
             return
-        if piece.error:
+        if future is None:  # the input failed here
+            assert piece.error is not None
             self._unreadable(piece.error)
             return
         size, result, error = future.result()
@@ -351,13 +388,14 @@ class _InOrder:
         if error:  # after the whole lines read before it, as in filter_stream
             self._unreadable(error)
 
-    def _unreadable(self, error):
+    def _unreadable(self, error: InputError) -> None:
         self.unreadable = self.source
         self.counts.unreadable_inputs += 1
         self.report(error)
 
 
-def _pieces(sources, out, sizes, ring, held=None, idle=None):
+def _pieces(sources: Source | Iterable[Source] | None, out: BinaryWriter, sizes: _PieceSizes, ring: _Ring,
+            held: dict[int, int] | None = None, idle: Idle | None = None) -> Iterator[Piece]:
     """Yield a Piece for every piece of work, in input order.
 
     A plain regular file is cut into ranges when `held` is a dict: its
@@ -381,13 +419,13 @@ def _pieces(sources, out, sizes, ring, held=None, idle=None):
             yield Piece(number, name, error=err)
 
 
-def _plain_file(source, reader, fmt):
+def _plain_file(source: Source, reader: Reader, fmt: str | None) -> bool:
     """Whether the input is an uncompressed regular file named on the command line."""
     return (is_path(source) and source != STDIN and fmt is None
-            and stat.S_ISREG(os.fstat(reader.fileno()).st_mode))
+            and regular_file_status(reader) is not None)
 
 
-def _ranges(fd, name, sizes):
+def _ranges(fd: int, name: str, sizes: _PieceSizes) -> Iterator[Job]:
     """Jobs for the ranges of sizes.next bytes of the file open here as `fd`.
 
     The file's size is looked at again before each range, and the last
@@ -409,7 +447,7 @@ def _ranges(fd, name, sizes):
 class _Ring:
     """Slots of shared memory that the reader fills with whole lines, in turn."""
 
-    def __init__(self, slots, slot_size=None):
+    def __init__(self, slots: int, slot_size: int | None = None) -> None:
         self.slots = slots
         size = slot_size or max(CHUNK_SIZE, min(SLOT_SIZE, RING_SIZE // slots))
         self.slot_size = max(size, len(BOM) + 1)  # a first read always shows a whole BOM
@@ -421,7 +459,8 @@ class _Ring:
         self.view = memoryview(self.memory)
         self.turn = 0
 
-    def pieces(self, reader, name, fmt, sizes=None, idle=None):
+    def pieces(self, reader: Reader, name: str, fmt: str | None, sizes: _PieceSizes | None = None,
+               idle: Idle | None = None) -> Iterator[Job]:
         """Yield a job for the whole lines read into each slot, in turn.
 
         A slot is filled up to sizes.next bytes (a _PieceSizes), or whole, or,
@@ -456,20 +495,22 @@ class _Ring:
                 yield functools.partial(_filter_slot, offset + start, end - start)
             elif filled == size:
                 # A line longer than a slot: read on to its end.
-                line, tail = _rest_of_line(bytes(self.view[offset + start:offset + filled]), reader, name, fmt, size)
+                line, rest = _rest_of_line(bytes(self.view[offset + start:offset + filled]), reader, name, fmt, size)
                 yield functools.partial(_filter_bytes, line)
-                if tail is None:
+                if rest is None:
                     return
+                tail = rest
                 continue
             if error:
                 raise error
             if ended:
                 return
             tail = bytes(self.view[offset + max(start, end):offset + filled])
-            if filled < size and idle:  # the input has paused
+            if filled < size and idle and ready:  # the input has paused
                 idle(lambda: ready(0))
 
-    def _fill(self, reader, offset, size, filled, name, fmt, ready):
+    def _fill(self, reader: Reader, offset: int, size: int, filled: int, name: str, fmt: str | None,
+              ready: Callable[[float], bool] | None) -> tuple[int, bool, InputError | None]:
         """Read into the slot at `offset`, holding `filled` bytes, until it holds `size` or the input ends or pauses.
 
         The input pauses when `ready` is given and nothing more comes within
@@ -499,7 +540,7 @@ class _Ring:
         return filled, False, None
 
 
-def _readiness(reader, fmt):
+def _readiness(reader: Reader, fmt: str | None) -> Callable[[float], bool] | None:
     """ready(timeout), telling whether input waits or comes within `timeout` seconds, or None.
 
     Only for a pipe, socket or terminal read as it is: a file, or compressed
@@ -519,7 +560,7 @@ def _readiness(reader, fmt):
     return lambda timeout: bool(poller.poll(max(0, math.ceil(timeout * 1000))))
 
 
-def _rest_of_line(head, reader, name, fmt, size):
+def _rest_of_line(head: bytes, reader: Reader, name: str, fmt: str | None, size: int) -> tuple[bytes, bytes | None]:
     """(the line that starts with `head`, what was read after it, or None at the end of the input).
 
     Reads `size` bytes at most at a time, so what comes after the line fits in a slot.
@@ -538,13 +579,13 @@ def _rest_of_line(head, reader, name, fmt, size):
 
 # In each worker process: the chunk filter for the run's Spec, the ring, and
 # how many bad lines a piece keeps.
-_chunk_filter = None
-_ring = None
-_ring_memory = None
+_chunk_filter: ChunkFilter
+_ring: memoryview
+_ring_memory: mmap.mmap
 _keep = KEEP_BAD
 
 
-def _start_worker(spec, fast, ring_memory, keep=KEEP_BAD):
+def _start_worker(spec: Spec, fast: bool, ring_memory: mmap.mmap, keep: int = KEEP_BAD) -> None:
     global _chunk_filter, _ring, _ring_memory, _keep
     # Ctrl-C reaches the whole process group; the main process alone handles
     # it, so a worker never prints a traceback or stops half way.
@@ -553,16 +594,16 @@ def _start_worker(spec, fast, ring_memory, keep=KEEP_BAD):
     # told to stop just stops.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _chunk_filter = chunk_filter_for(spec, fast)
-    _ring = ring_memory and memoryview(ring_memory)
+    _ring = memoryview(ring_memory)
     _ring_memory = ring_memory
     _keep = keep
 
 
-def _filter_bytes(chunk):
+def _filter_bytes(chunk: bytes) -> Outcome:
     return len(chunk), _chunk_filter(chunk, _keep), None
 
 
-def _filter_slot(offset, length):
+def _filter_slot(offset: int, length: int) -> Outcome:
     with _ring[offset:offset + length] as chunk:
         result = _chunk_filter(chunk, _keep)
     # The slot's pages stay in the ring, but leave this worker's resident
@@ -572,7 +613,7 @@ def _filter_slot(offset, length):
     return length, result, None
 
 
-def _filter_range(parent, fd, name, start, end):
+def _filter_range(parent: int, fd: int, name: str, start: int, end: int | None) -> Outcome:
     """Filter the lines that start in [start, end) of the file `parent` has open as `fd` (end None: to its end).
 
     Returns (bytes read, ChunkResult, InputError or None): after a read
@@ -593,7 +634,7 @@ def _filter_range(parent, fd, name, start, end):
     return size, joined(results, _keep) if results else _chunk_filter(b"", _keep), error
 
 
-def _range_chunks(fd, start, end):
+def _range_chunks(fd: int, start: int, end: int | None) -> Iterator[memoryview]:
     """Chunks of the whole lines of `fd` that start in [start, end) (end None: to the file's end).
 
     A line belongs to the range it starts in: the tail of a line that
@@ -622,7 +663,7 @@ def _range_chunks(fd, start, end):
         at += cut
 
 
-def _line_start(fd, at):
+def _line_start(fd: int, at: int) -> int:
     """Where the first line that starts at or after `at` starts."""
     if at == 0:
         return 0
@@ -639,7 +680,7 @@ def _line_start(fd, at):
         step = min(2 * step, CHUNK_SIZE)
 
 
-def _to_line_end(fd, at):
+def _to_line_end(fd: int, at: int) -> bytes:
     """The bytes from `at` to the end of the line there, its newline included, or to the file's end."""
     parts = []
     while data := os.pread(fd, CHUNK_SIZE, at):
