@@ -15,6 +15,7 @@ says at the end how long it took; smaller or partial runs: --lines, --runs,
 --sections, --thresholds.
 """
 import argparse
+import compileall
 import hashlib
 import json
 import os
@@ -637,6 +638,9 @@ def main(argv=None):
     beside = Path(sys.executable).with_name("jsonfilter")
     jf = args.jsonfilter or (str(beside) if beside.exists() else shutil.which("jsonfilter")
                              or f"{sys.executable} -m json_mapper")
+    # Compiled as an installed package is: with PYTHONDONTWRITEBYTECODE set,
+    # a module edited since its last compile would be compiled at every run.
+    compileall.compile_dir(Path(datagen.__file__).parent, quiet=1)
     version = subprocess.run(shlex.split(jf) + ["--version"], capture_output=True, text=True).stdout.strip()
     python = sys.executable
     out = [f"Machine: {machine()}. {time.strftime('%Y-%m-%d', time.gmtime())}, {version or jf}, "
