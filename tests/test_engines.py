@@ -769,6 +769,24 @@ def master_status(ui_port, host="127.0.0.1"):
         return json.load(resp)
 
 
+def idle_workers(status_of, count=2, timeout=120):
+    """The master's /json/ status (from `status_of()`) once `count` workers are alive with every core free.
+
+    Only then can every worker take an executor of the next job, as
+    check_ran_on_cluster asks: a worker still registering, or still busy
+    with the last job's executor, would leave the job to the other.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        status = status_of()
+        idle = [w for w in status["workers"] if w["state"] == "ALIVE" and w["coresfree"] == w["cores"]]
+        if len(idle) >= count:
+            return status
+        if time.monotonic() > deadline:
+            pytest.fail(f"Spark workers not alive and idle after {timeout} s: {json.dumps(status)[:2000]}")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def spark_cluster(engine_env, tmp_path_factory):
     """A standalone master and two workers on loopback, from the pip package; stopped by PID."""
@@ -801,7 +819,7 @@ def test_pyspark_on_a_standalone_cluster(spark_cluster, bare_python, workdir, ru
     env = submit_env(engine_env, bare_python)
     env.pop("PYTHONPATH")  # the driver too: json_mapper comes from the installed package
     shutil.copy(EXAMPLES / "pyspark_mapper.py", workdir)
-    before = apps_of(master_status(ui_port))
+    before = apps_of(idle_workers(lambda: master_status(ui_port)))
     sh(spark_submit_command("spark_submit", "127.0.0.1", port), workdir, env, timeout=300)
     everything = expected(run_jsonfilter, sorted((workdir / "data").iterdir()))
     assert spark_output(workdir / "out_data7") == collections.Counter(everything.splitlines())
@@ -813,7 +831,7 @@ def test_spark_pipe_on_a_standalone_cluster(spark_cluster, bare_python, workdir,
     # The driver's PATH and PYTHONPATH reach jsonfilter on the executors through RDD.pipe's env.
     env = submit_env(engine_env, bare_python)
     shutil.copy(EXAMPLES / "spark_pipe.py", workdir)
-    before = apps_of(master_status(ui_port))
+    before = apps_of(idle_workers(lambda: master_status(ui_port)))
     sh(spark_submit_command("spark_submit_pipe", "127.0.0.1", port), workdir, env, timeout=300)
     everything = expected(run_jsonfilter, sorted((workdir / "data").iterdir()))
     assert spark_output(workdir / "out_data9") == collections.Counter(everything.splitlines())

@@ -32,6 +32,7 @@ from test_engines import (  # noqa: F401
     engine_env,
     expected,
     fill,
+    idle_workers,
     spark_cluster_on,
     spark_output,
     spark_submit_command,
@@ -201,7 +202,7 @@ def test_spark_on_three_hosts(network, spark_hosts, bare_python, workdir, engine
     if script == "pyspark_mapper.py":
         env.pop("PYTHONPATH")  # json_mapper reaches the executors with the job
     shutil.copy(EXAMPLES / script, workdir)
-    before = apps_of(master_status(network, ui_port))
+    before = apps_of(idle_workers(lambda: master_status(network, ui_port)))
     on_client(network, spark_submit_command(command, network.address["master"], port), workdir, env, timeout=300)
     everything = expected(run_jsonfilter, sorted((workdir / "data").iterdir()))
     assert spark_output(workdir / out) == collections.Counter(everything.splitlines())
