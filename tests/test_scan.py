@@ -46,18 +46,6 @@ def split_lines(chunk):
     return parts
 
 
-class Handed:
-    """A `decide` that remembers the lines it was given and answers as filter_record, a bad line with None."""
-
-    def __init__(self, spec):
-        self.spec = spec
-        self.lines = []
-
-    def __call__(self, line):
-        self.lines.append(line)
-        return answer(line, self.spec)
-
-
 def answer(line, spec):
     try:
         out = filter_record(line, spec)
@@ -72,7 +60,7 @@ def check_duty(scan, chunk, spec):
     Every line it decides without `decide` is a good record, written as
     filter_record writes it; every other line went to `decide`, in order.
     """
-    decide = Handed(spec)
+    decide = Decide(spec, bad_as_none=True)
     found = scan.emit(chunk, paths(spec), spec.threshold, spec.sum_key, decide)
     if found is None:
         return None
@@ -171,7 +159,7 @@ def test_emit_decides_sums_at_the_threshold_exactly(scan, first, second, ulps):
 
 def test_blog_data_is_decided_natively(scan):
     chunk = b"".join(b'{"index": %r, "total": %r}\n' % (i / 50, 1 - i / 100) for i in range(200))
-    decide = Handed(Spec())
+    decide = Decide(Spec(), bad_as_none=True)
     found = scan.emit(chunk, paths(Spec()), 1.99, Spec().sum_key, decide)
     expected = expected_output(chunk, Spec())
     assert expected and found == (200, expected.count(b"\n"), expected)
@@ -182,7 +170,7 @@ def test_wide_records_are_decided_natively(scan):
     line = (b'{"ts": "2026-11-24T10:00:00Z", "msg": "caf\xc3\xa9 \\"quoted\\" \\u00e9 \\ud83d\\ude00 \xf0\x9f\x98\x80",'
             b' "nested": {"a": [1, -2.5e-7, true, false, null, {}], "b": {"c": []}}, "index": 1, "total": 1}')
     chunk = (line + b"\r\n") * 3 + b"   \n"
-    decide = Handed(Spec())
+    decide = Decide(Spec(), bad_as_none=True)
     found = scan.emit(chunk, paths(Spec()), 1.99, Spec().sum_key, decide)
     assert (found, decide.lines) == ((4, 3, (line[:-1] + b',"sum_val":2.0}\n') * 3), [])
 
@@ -209,7 +197,7 @@ def test_wide_records_are_decided_natively(scan):
 ])
 def test_chunks_it_cannot_vouch_for(scan, line):
     good = b'{"index":0.5,"total":0.5}\n'
-    decide = Handed(Spec())
+    decide = Decide(Spec(), bad_as_none=True)
     found = scan.emit(good + line + b"\n" + good, paths(Spec()), 1.99, Spec().sum_key, decide)
     # Never decided as a good record: the chunk is refused, or the line goes to filter_record.
     assert found is None or line in decide.lines
@@ -223,7 +211,7 @@ def test_chunks_it_cannot_vouch_for(scan, line):
 ])
 def test_lines_it_cannot_sum_go_to_decide(scan, line, why):
     spec = Spec(threshold=1e300)
-    decide = Handed(spec)
+    decide = Decide(spec, bad_as_none=True)
     found = scan.emit(line + b"\n", paths(spec), spec.threshold, spec.sum_key, decide)
     assert (found, decide.lines) == ((1, 0, b""), [line]), why
 
@@ -262,15 +250,20 @@ def expected_output(chunk, spec):
 
 
 class Decide:
-    """filter_record bound to a Spec, remembering the lines it was given."""
+    """filter_record bound to a Spec, remembering the lines it was given.
 
-    def __init__(self, spec):
+    With `bad_as_none`, a bad line (or a skipped one) is answered with None
+    rather than raising BadRecord, as `answer` does.
+    """
+
+    def __init__(self, spec, bad_as_none=False):
         self.spec = spec
+        self.bad_as_none = bad_as_none
         self.lines = []
 
     def __call__(self, line):
         self.lines.append(line)
-        return filter_record(line, self.spec)
+        return answer(line, self.spec) if self.bad_as_none else filter_record(line, self.spec)
 
 
 def paths_of(spec):
