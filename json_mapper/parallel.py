@@ -133,7 +133,7 @@ def filter_parallel(sources: Source | Iterable[Source] | None, out: BinaryWriter
     pool = _Pool(jobs, (spec, fast, ring.memory, keep))
     try:
         writer = _InOrder(out, on_error, report, counts, progress, held, rejects, max_messages)
-        _run(pool, in_flight, sources, out, ring, held, writer, _LineHere(chunk_filter_for(spec, fast), keep))
+        _run(pool, in_flight, sources, out, ring, held, writer, (chunk_filter_for(spec, fast), keep))
     finally:
         # However the run ends (a bad record with on_error="fail", Ctrl-C, a
         # closed pipe, a dead worker), no worker outlives it.
@@ -145,8 +145,11 @@ def filter_parallel(sources: Source | Iterable[Source] | None, out: BinaryWriter
 
 
 def _run(pool: _Pool, limit: int, sources: Source | Iterable[Source] | None, out: BinaryWriter, ring: _Ring,
-         held: dict[int, int] | None, writer: _InOrder, here: _LineHere) -> None:
-    """Hand the pieces to the workers, at most `limit` in flight, and write their results in turn."""
+         held: dict[int, int] | None, writer: _InOrder, here: tuple[ChunkFilter, int]) -> None:
+    """Hand the pieces to the workers, at most `limit` in flight, and write their results in turn.
+
+    `here` is the chunk filter, and the bad lines to keep, for the pieces filtered in this process.
+    """
     in_flight: collections.deque[tuple[Piece, _Done | _Pending | None]] = collections.deque()
 
     def catch_up(input_ready: Callable[[], bool]) -> None:
@@ -164,22 +167,12 @@ def _run(pool: _Pool, limit: int, sources: Source | Iterable[Source] | None, out
         if piece.job is None:
             outcome: _Done | _Pending | None = None
         elif piece.job.func is _filter_bytes:  # a line longer than a slot: rare, and done here
-            outcome = _Done(here(piece.job.args[0]))
+            outcome = _Done(piece.job(*here))
         else:
             outcome = pool.submit(piece.job)
         in_flight.append((piece, outcome))
     while in_flight:
         writer.finish(*in_flight.popleft())
-
-
-class _LineHere:
-    """The filter for a line longer than a slot, run in this process as a worker would run it."""
-
-    def __init__(self, chunk_filter: ChunkFilter, keep: int) -> None:
-        self.chunk_filter, self.keep = chunk_filter, keep
-
-    def __call__(self, line: bytes) -> Outcome:
-        return len(line), self.chunk_filter(line, self.keep), None
 
 
 class _Done:
@@ -599,8 +592,9 @@ def _start_worker(spec: Spec, fast: bool, ring_memory: mmap.mmap, keep: int = KE
     _keep = keep
 
 
-def _filter_bytes(chunk: bytes) -> Outcome:
-    return len(chunk), _chunk_filter(chunk, _keep), None
+def _filter_bytes(chunk: bytes, chunk_filter: ChunkFilter, keep: int) -> Outcome:
+    """A line longer than a slot, filtered in the main process (it has no ring slot to hand over)."""
+    return len(chunk), chunk_filter(chunk, keep), None
 
 
 def _filter_slot(offset: int, length: int) -> Outcome:
