@@ -401,23 +401,16 @@ def _ready(fd: int) -> bool:
         return False
 
 
-def read_into(reader: Reader, view: memoryview, name: str, fmt: str | None = None) -> int:
-    """Fill the writable buffer `view` from `reader`; return the number of bytes read.
+def read_some_into(reader: Reader, view: memoryview, name: str, fmt: str | None = None) -> int:
+    """Read at most len(view) bytes, in one read, into the writable buffer `view`; return how many (0 at the end).
 
-    Fewer than len(view) means the input has ended. Raises InputError as
-    read_chunks does.
+    Reading into the caller's buffer, rather than into a new bytes object of
+    len(view) that a short read then shrinks, leaves no holes behind in the
+    heap: read after read of a pipe, those holes made the heap grow without
+    end. Raises InputError as read_chunks does.
     """
-    got = 0
     with _read_errors(name, fmt):
-        while got < len(view):
-            # One read at a time, each back in Python: a loop of reads inside
-            # readinto() would not see a Ctrl-C that arrived between two of
-            # them, and would wait for more input before stopping.
-            n = reader.readinto1(view[got:])
-            if not n:
-                break
-            got += n
-    return got
+        return reader.readinto1(view)
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ from .inputs import (
     is_path,
     open_input,
     read_some,
+    read_some_into,
     regular_file_status,
     source_list,
 )
@@ -523,13 +524,12 @@ class _Ring:
             try:
                 # One read at a time: a pipe hands over what it holds, and a
                 # read error leaves what was read before it in the slot.
-                data = read_some(reader, size - filled, name, fmt)
+                got = read_some_into(reader, self.view[offset + filled:offset + size], name, fmt)
             except InputError as err:
                 return filled, False, err
-            if not data:
+            if not got:
                 return filled, True, None
-            self.view[offset + filled:offset + filled + len(data)] = data
-            filled += len(data)
+            filled += got
         return filled, False, None
 
 

@@ -6,6 +6,7 @@ JSONFILTER_LOAD_BYTES sets the size (default 2 GB).
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -112,3 +113,36 @@ def test_gigabytes_on_the_fly(cli_env, tmp_path, jobs, threshold, size):
           f"{selected} selected, peak RSS {peak_kb / 1024:.1f} MB, "
           f"{written / 1e6 / (marks[30] - marks[0]):.0f} MB/s, "
           f"last/first third time {last_third / first_third:.2f}")
+
+
+def test_bug_fast_pipe_into_j_grew_memory_without_end(cli_env, tmp_path):
+    """`cat FILES | jsonfilter -j 2` kept growing: 150 MB after 1 GB.
+
+    Each read of the pipe made a bytes object as large as the room left in
+    the ring's slot, which a short read then shrank; the holes those left in
+    the heap were never filled again. Only a producer as fast as `cat` (reads
+    of every size up to the pipe's) showed it, and only with most records
+    selected, which makes pieces small.
+    """
+    from json_mapper import datagen
+
+    datagen.main(["--files", "1", "--lines", "4000000", "--out", str(tmp_path)])
+    data = next(tmp_path.iterdir())
+    out = tmp_path / "out.json"
+    cat = subprocess.Popen(["cat", *[str(data)] * 3], stdout=subprocess.PIPE)  # 732 MB
+    with open(out, "wb") as f:  # written as fast as it comes: a reader of a pipe would slow the run down
+        proc = subprocess.Popen(["jsonfilter", "-j", "2", "-t", "0"], stdin=cat.stdout,
+                                stdout=f, stderr=subprocess.PIPE, env=cli_env)
+    cat.stdout.close()
+    peak_kb = 0
+    while proc.poll() is None:
+        peak_kb = max(peak_kb, high_water_kb(proc.pid))
+        time.sleep(0.02)
+    err = proc.stderr.read()
+    lines = 0
+    with open(out, "rb") as f:
+        while block := f.read(1 << 20):
+            lines += block.count(b"\n")
+    assert (proc.returncode, cat.wait(), err, lines) == (0, 0, b"", 12_000_000)
+    print(f"\npeak RSS {peak_kb / 1024:.1f} MB")
+    assert 0 < peak_kb <= MAX_RSS_KB
