@@ -15,7 +15,7 @@ import signal
 import sys
 
 from . import __version__, hadoop
-from .inputs import InputError
+from .inputs import InputError, would_overwrite
 from .output import LineBlockWriter
 from .record import FIELDS, MISSING_MODES, SUM_FIELD, THRESHOLD, BadRecord, Spec
 from .stream import ON_ERROR_MODES, Counts, WorkerDied, filter_stream
@@ -185,7 +185,8 @@ def build_parser() -> _Parser:
                         help="bad records: warn (report, go on, exit 1), skip (silently, "
                         "exit 0) or fail (stop, exit 2); default warn")
     parser.add_argument("--rejects", metavar="FILE",
-                        help="write every bad record's line, as read, to FILE (created or truncated)")
+                        help="write every bad record's line, as read, to FILE (created or truncated; "
+                        "never an input or the output)")
     parser.add_argument("--max-messages", type=_count, default=MAX_MESSAGES, metavar="N",
                         help=f"describe at most N bad records on stderr (0: none; default {MAX_MESSAGES})")
     parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
@@ -257,7 +258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TROUBLE
     rejects: BinaryIO | None = None
     if args.rejects is not None:
-        # Before any input is read: a run that cannot keep its rejects does not start.
+        # Before any input is read: a run that cannot keep its rejects does not start,
+        # nor one that would truncate an input, or its own output, to keep them.
+        clash = would_overwrite(args.rejects, args.files, sys.stdout)
+        if clash:
+            say(f"--rejects {args.rejects}: it is also {clash}")
+            return EXIT_TROUBLE
         try:
             rejects = open(args.rejects, "wb")  # noqa: SIM115 (closed by the `with` below)
         except OSError as err:

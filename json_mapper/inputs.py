@@ -240,9 +240,33 @@ def regular_file_status(source: object) -> os.stat_result | None:
 
 
 def _regular_file_id(f: object) -> tuple[int, int] | None:
-    """(device, inode) of the regular file that file object `f` reads or writes, else None."""
+    """(device, inode) of the regular file at path `f`, or that file object `f` reads or writes, else None.
+
+    Raises OSError if a path cannot be looked at.
+    """
     status = regular_file_status(f)
     return None if status is None else (status.st_dev, status.st_ino)
+
+
+def would_overwrite(path: str, sources: Source | Iterable[Source] | None, output: object) -> str:
+    """What the run would destroy by creating or truncating `path`: "an input", "the output" or "" (nothing).
+
+    Compares regular files by device and inode, so any spelling of the same
+    file counts (`./data.json`, a hard link, stdin redirected from it).
+    """
+    try:
+        here = _regular_file_id(path)
+    except OSError:  # not there yet (or not to be looked at): opening it says what is wrong
+        return ""
+    if here is None:
+        return ""
+    for source in source_list(sources):
+        try:
+            if here == _regular_file_id(sys.stdin if source == STDIN else source):
+                return "an input"
+        except OSError:  # an input that is not there is reported when its turn comes
+            continue
+    return "the output" if here == _regular_file_id(output) else ""
 
 
 @contextlib.contextmanager
@@ -404,13 +428,62 @@ def _ready(fd: int) -> bool:
 def read_some_into(reader: Reader, view: memoryview, name: str, fmt: str | None = None) -> int:
     """Read at most len(view) bytes, in one read, into the writable buffer `view`; return how many (0 at the end).
 
-    Reading into the caller's buffer, rather than into a new bytes object of
-    len(view) that a short read then shrinks, leaves no holes behind in the
-    heap: read after read of a pipe, those holes made the heap grow without
-    end. Raises InputError as read_chunks does.
+    For a reader from `direct`, the read is one system call straight into
+    `view`. Raises InputError as read_chunks does.
     """
     with _read_errors(name, fmt):
         return reader.readinto1(view)
+
+
+class _Direct:
+    """A plain reader's file descriptor, read straight into the caller's buffer: one system call a read.
+
+    What the BufferedReader holds already (the bytes open_input peeked at)
+    comes first, through its read1: a read1 that comes back short has taken
+    all it held. Its own readinto1 would hand those over and then read the
+    descriptor once more, waiting on a quiet pipe with a whole line in hand;
+    its read1 makes a bytes object as large as asked, which a short read
+    shrinks, and, read after read of a fast pipe, the holes those leave make
+    the heap grow without end.
+    """
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.fd = reader.fileno()
+        self.holding = True  # whether the BufferedReader may still hold bytes
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def readinto1(self, buffer: Buffer, /) -> int:
+        view = memoryview(buffer)
+        if self.holding:
+            data = self.read1(len(view))
+            view[:len(data)] = data
+            return len(data)
+        return os.readv(self.fd, [view])
+
+    def read1(self, size: int = -1, /) -> bytes:
+        size = size if size >= 0 else CHUNK_SIZE
+        if self.holding:
+            data = self.reader.read1(size)
+            self.holding = 0 < len(data) == size
+            return data
+        return os.read(self.fd, size)
+
+
+def direct(reader: Reader, fmt: str | None) -> Reader:
+    """`reader`, or for plain data read from a file descriptor through a BufferedReader, a _Direct reader of it.
+
+    Only the returned reader may be read from then on.
+    """
+    if fmt is not None or not hasattr(reader, "peek") or not hasattr(os, "readv"):
+        return reader
+    try:
+        reader.fileno()
+    except (AttributeError, OSError, ValueError):  # no descriptor (io.BytesIO)
+        return reader
+    return _Direct(reader)
 
 
 @contextlib.contextmanager

@@ -36,6 +36,7 @@ from .inputs import (
     CHUNK_SIZE,
     STDIN,
     InputError,
+    direct,
     display_name,
     is_path,
     open_input,
@@ -466,6 +467,7 @@ class _Ring:
         InputError as read_chunks does, once the whole lines read before the
         error have been handed out.
         """
+        reader = direct(reader, fmt)
         ready = _readiness(reader, fmt)
         tail = b""  # the start of a line, read into the slot before
         first = True

@@ -8,6 +8,7 @@ zstd, `-j 2` and `-j 0`, in each --on-error mode.
 """
 import gzip
 import re
+import subprocess
 
 import pytest
 import zstandard
@@ -167,3 +168,40 @@ def test_skipped_records_are_the_fifth_kind_of_line_with_missing_skip(run_jsonfi
     assert tuple(map(int, stats.groups())) == (len(lines), len(selected), len(skipped), len(bad), len(blank),
                                                len(below))
     assert result.stdout.count(b"\n") == len(selected)
+
+
+@pytest.mark.parametrize("how", ["named", "named_otherwise", "hard_link", "stdin", "stdin_with_jobs"])
+def test_bug_rejects_file_that_is_an_input_was_truncated_before_it_was_read(run_jsonfilter, cli_env, tmp_path, how):
+    data = b'{"index":1,"total":1}\nnot json\n' * 1000
+    (tmp_path / "in.json").write_bytes(data)
+    rejects = {"named_otherwise": "./in.json", "hard_link": "link.json"}.get(how, "in.json")
+    if how == "hard_link":
+        (tmp_path / "link.json").hardlink_to(tmp_path / "in.json")
+    if how.startswith("stdin"):
+        jobs = ["-j", "2"] if how == "stdin_with_jobs" else []
+        with open(tmp_path / "in.json", "rb") as stdin:
+            result = subprocess.run(["jsonfilter", *jobs, "--rejects", rejects], stdin=stdin, capture_output=True,
+                                    cwd=tmp_path, env=cli_env)
+    else:
+        result = run_jsonfilter("--rejects", rejects, "in.json")
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr == f"jsonfilter: --rejects {rejects}: it is also an input\n".encode()
+    assert (tmp_path / "in.json").read_bytes() == data
+
+
+def test_bug_rejects_file_that_is_the_output_was_written_over_it(cli_env, tmp_path):
+    (tmp_path / "in.json").write_bytes(b'{"index":1,"total":1}\nnot json\n')
+    (tmp_path / "out.json").write_bytes(b"kept\n")
+    with open(tmp_path / "out.json", "ab") as out:
+        result = subprocess.run(["jsonfilter", "--rejects", "out.json", "in.json"], stdout=out,
+                                stderr=subprocess.PIPE, cwd=tmp_path, env=cli_env)
+    assert (result.returncode, result.stderr) == (2, b"jsonfilter: --rejects out.json: it is also the output\n")
+    assert (tmp_path / "out.json").read_bytes() == b"kept\n"
+
+
+def test_rejects_file_beside_the_inputs_is_written(run_jsonfilter, tmp_path):
+    (tmp_path / "in.json").write_bytes(b'{"index":1,"total":1}\nnot json\n')
+    (tmp_path / "r.json").write_bytes(b"old\n")
+    result = run_jsonfilter("--rejects", "r.json", "in.json", "-", stdin=b"[2]\n")
+    assert (result.returncode, result.stdout) == (1, b'{"index":1,"total":1,"sum_val":2.0}\n')
+    assert (tmp_path / "r.json").read_bytes() == b"not json\n[2]\n"
