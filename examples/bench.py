@@ -56,7 +56,8 @@ with open(out, "wb") as f:
     start = time.perf_counter()
     status = subprocess.run(["bash", "-c", command], stdout=f, stdin=subprocess.DEVNULL).returncode
     seconds = time.perf_counter() - start
-print(status, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(status, seconds, used.ru_maxrss, used.ru_utime, used.ru_stime)
 """
 
 # DuckDB as the peer: files, threshold, the SQL sum (nested JSON objects are structs: http.latency_ms).
@@ -84,6 +85,7 @@ class Variant:
 class Result:
     variant: Variant
     seconds: list = field(default_factory=list)
+    cpu: list = field(default_factory=list)  # (user, system) CPU seconds of each run
     rss_kb: int = 0
     skipped: str = ""
     check: str = ""
@@ -162,16 +164,17 @@ def missing(needs):
 def measure(command, out):
     """Run `command` (bash) with stdout to `out`.
 
-    Returns (exit status, seconds, peak RSS in KB of its largest process, stderr).
+    Returns (exit status, seconds, peak RSS in KB of its largest process, stderr,
+    (user, system) CPU seconds of all its processes).
     """
     done = subprocess.run([sys.executable, "-c", MEASURE, command, str(out)], capture_output=True, text=True)
-    status, seconds, rss = done.stdout.split()
-    return int(status), float(seconds), int(rss), done.stderr
+    status, seconds, rss, user, system = done.stdout.split()
+    return int(status), float(seconds), int(rss), done.stderr, (float(user), float(system))
 
 
 def measured(command, out):
     """measure() for commands that must succeed: (seconds, peak RSS in KB)."""
-    status, seconds, rss, stderr = measure(command, out)
+    status, seconds, rss, stderr, _ = measure(command, out)
     if status != 0:
         raise RuntimeError(f"exit status {status}: {command}\n{stderr}")
     return seconds, rss
@@ -266,7 +269,7 @@ def race(variants, dataset, work, runs, threshold, jq_program, expected=None, ba
         command = variant.command.format(files=files, data=dataset, th=threshold, jq=jq_program)
         out = work / "out.json"
         for _ in range(baseline_runs if variant.baseline and baseline_runs else runs):
-            status, seconds, rss, stderr = measure(command, out)
+            status, seconds, rss, stderr, cpu = measure(command, out)
             if status != 0:
                 # The message names a file of the temporary folder: the name alone says enough.
                 result.skipped = unsupported(status, stderr.replace(f"{dataset}/", "")) if variant.paths else ""
@@ -274,6 +277,7 @@ def race(variants, dataset, work, runs, threshold, jq_program, expected=None, ba
                     break
                 raise RuntimeError(f"exit status {status}: {command}\n{stderr}")
             result.seconds.append(seconds)
+            result.cpu.append(cpu)
             result.rss_kb = max(result.rss_kb, rss)
         if result.skipped:
             result.seconds = []
@@ -712,7 +716,10 @@ def main(argv=None):
                 record("scaling", th, results)
                 one, two = (r.median if r.seconds else None for r in results)
                 gain = f": `-j 1` / `-j 2` = {one / two:.2f}x" if one and two else ""
-                out += ["", f"### Threshold {th:g}{gain}", "", table(results, size_of(data))]
+                out += ["", f"### Threshold {th:g}{gain}", "", table(results, size_of(data)), "",
+                        "CPU seconds of each run, user + system (all processes):", ""]
+                out += [f"- {r.variant.name}: " + ", ".join(f"{user:.2f} + {system:.2f}" for user, system in r.cpu)
+                        for r in results if r.cpu]
 
         if "wide" in args.sections or "nested" in args.sections:
             wide = work / "wide"

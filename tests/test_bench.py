@@ -90,6 +90,11 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
         assert list(table) == ["jsonfilter -j 1 FILES", "jsonfilter -j 2 FILES"]
         assert table["jsonfilter -j 1 FILES"][-1].endswith(" records, as the generator predicts")
         assert table["jsonfilter -j 2 FILES"][-1] == "same bytes"  # -j keeps the bytes and their order
+        # Each run's CPU time, user + system, one pair per run (TINY: --runs 1).
+        cpu = re.findall(r"^- (jsonfilter -j [12] FILES): (\d+\.\d\d) \+ (\d+\.\d\d)$",
+                         section(text, f"### Threshold {threshold}: "), re.M)
+        assert [name for name, _, _ in cpu] == ["jsonfilter -j 1 FILES", "jsonfilter -j 2 FILES"], cpu
+        assert all(float(user) > 0 for _, user, _ in cpu), cpu
 
     wide = rows(section(text, "## Wide log-like records"))
     for name in ("jsonfilter FILES", "jsonfilter -j 0 FILES", "DuckDB read_ndjson", "jq -c -f map.jq"):
