@@ -7,7 +7,9 @@
  * as repr() writes it; byte for byte what record.filter_record writes. The
  * lines it cannot decide (a summed field missing, repeated, not a number, a
  * key written with escapes on a path, the sum field already there, a sum
- * that is not finite) go to decide(line), in line order.
+ * that is not finite) go to decide(line), in line order. It also counts the
+ * blank lines (nothing but spaces, tabs and carriage returns), which
+ * filter_record passes over.
  *
  * It accepts a strict subset of what orjson accepts and returns None for a
  * chunk holding anything else: a line that is not JSON, a value that is not
@@ -602,7 +604,7 @@ static PyObject *emit(PyObject *module, PyObject *args)
     o.buf = PyBytes_AS_STRING(o.bytes);
 
     ptr p = chunk.buf, stop = p + chunk.len;
-    Py_ssize_t lines = 0, selected = 0;
+    Py_ssize_t lines = 0, selected = 0, blank = 0;
     while (p < stop) {
         ptr end = memchr(p, '\n', stop - p);
         if (end == NULL)
@@ -617,6 +619,8 @@ static PyObject *emit(PyObject *module, PyObject *args)
         }
         if (verdict == LINE_ERROR)
             goto done;
+        /* Counted here, where the line is read anyway: filter_record passes over it. */
+        blank += verdict == LINE_BLANK;
         if (verdict == LINE_SUM && total > threshold) {
             Py_ssize_t n = last - first;
             if (out_reserve(&o, n + tail) < 0)
@@ -663,34 +667,11 @@ static PyObject *emit(PyObject *module, PyObject *args)
     }
     if (_PyBytes_Resize(&o.bytes, o.len) < 0)
         goto done;
-    result = Py_BuildValue("(nnO)", lines, selected, o.bytes);
+    result = Py_BuildValue("(nnOn)", lines, selected, o.bytes, blank);
 done:
     Py_XDECREF(o.bytes);
     PyBuffer_Release(&chunk);
     return result;
-}
-
-/* The lines of a chunk that hold nothing but JSON whitespace: the blank lines
- * filter_record passes over, which emit vouches for uncounted. */
-static PyObject *blank_lines(PyObject *module, PyObject *arg)
-{
-    Py_buffer chunk;
-    if (PyObject_GetBuffer(arg, &chunk, PyBUF_SIMPLE) < 0)
-        return NULL;
-    ptr p = chunk.buf, stop = p + chunk.len;
-    Py_ssize_t blank = 0;
-    while (p < stop) {
-        ptr end = memchr(p, '\n', stop - p);
-        if (end == NULL)
-            end = stop;
-        ptr q = p;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r'))
-            q++;
-        blank += q == end;
-        p = end + 1;
-    }
-    PyBuffer_Release(&chunk);
-    return PyLong_FromSsize_t(blank);
 }
 
 /* Test entry points for the conversions (tests/test_numbers.py). */
@@ -749,17 +730,14 @@ static PyObject *keep_freed_memory(PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"emit", emit, METH_VARARGS,
-     "emit(chunk, paths, threshold, sum_key, decide) -> (lines, selected, output) or None\n\n"
+     "emit(chunk, paths, threshold, sum_key, decide) -> (lines, selected, output, blank) or None\n\n"
      "The output of the lines of `chunk` whose fields at `paths` (a tuple of\n"
      "paths, each a tuple of UTF-8 keys) add up to more than `threshold`, each\n"
      "with `sum_key` (JSON-quoted bytes) and the sum added, as filter_record\n"
      "writes them; decide(line) gives the output (bytes or None) of each line\n"
-     "the scanner cannot decide, in line order. None if the chunk holds a line\n"
+     "the scanner cannot decide, in line order; `blank` counts the lines of\n"
+     "nothing but spaces, tabs and carriage returns. None if the chunk holds a line\n"
      "this scan cannot vouch for (decide may have been called for lines before it)."},
-    {"blank_lines", blank_lines, METH_O,
-     "blank_lines(chunk) -> int\n\n"
-     "The lines of `chunk` holding nothing but spaces, tabs and carriage returns\n"
-     "(a last line without a newline counts, an empty end does not)."},
     {"_parse", parse_number, METH_O,
      "_parse(text) -> float: float(orjson.loads(text)) for any JSON number, as the\n"
      "scanner converts it, though it vouches only for numbers below 1e198 (tests only)."},

@@ -152,9 +152,8 @@ class BatchFilter:
             return None
         if found is None:
             return None
-        lines, selected, output = found
-        # The scanner vouches for blank lines too; they are counted apart.
-        return ChunkResult(lines, output, selected, [], 0, skipped, _scan.blank_lines(chunk))
+        lines, selected, output, blank = found
+        return ChunkResult(lines, output, selected, [], 0, skipped, blank)
 
     def _decoded(self, chunk: bytes) -> ChunkResult | None:
         """The ChunkResult by msgspec, or None."""
