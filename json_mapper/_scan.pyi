@@ -10,19 +10,17 @@ def emit(
     sum_key: bytes,
     decide: Callable[[bytes], bytes | None],
     /,
-) -> tuple[int, int, bytes] | None:
-    """(lines, selected, output) for a chunk of whole lines, or None if it cannot vouch for it.
+) -> tuple[int, int, bytes, int] | None:
+    """(lines, selected, output, blank) for a chunk of whole lines, or None if it cannot vouch for it.
 
     `output` holds each selected line's output followed by b"\\n", byte for byte
     what record.filter_record writes; `decide(line)` gives the output of each
     line the scanner cannot decide itself (bytes, or None), in line order, and
     an exception it raises propagates. `sum_key` is the sum field's name,
     JSON-quoted. More than 16 paths, or a path of more than 16 keys, give None;
-    no path at all raises ValueError.
+    no path at all raises ValueError. `blank` counts the lines holding nothing
+    but spaces, tabs and carriage returns (blank for filter_record).
     """
-
-def blank_lines(chunk: Buffer, /) -> int:
-    """The lines of `chunk` holding nothing but spaces, tabs and carriage returns (blank for filter_record)."""
 
 def keep_freed_memory(size: int, /) -> bool:
     """Let this process keep up to `size` bytes of freed memory for reuse (glibc); False where it cannot."""
