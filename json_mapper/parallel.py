@@ -322,14 +322,14 @@ def _work(tasks: Connection, results: Connection, others: list[Connection],
                 result = result._replace(output=_InSlot(at, len(result.output)))
             answer: tuple[Outcome | None, tuple[Exception, str] | None] = ((size, result, error), None)
         except Exception as err:  # a bug: raised again in the main process, with this traceback
-            import traceback  # function-level: only a bug needs it (1.5 ms of every -j start)
+            import traceback  # function-level: only a bug needs it; saves start-up (1.5 ms of every -j run)
 
             answer = (None, (err, traceback.format_exc()))
         done += 1
         try:
             results.send(answer)
         except Exception as err:  # an error that cannot be pickled: its text still gets there
-            import traceback
+            import traceback  # function-level: saves start-up, as above
 
             results.send((None, (RuntimeError(repr(err)), traceback.format_exc())))
 
