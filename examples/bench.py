@@ -10,7 +10,7 @@ report (examples/bench.md) with the targets of the open speed issues checked
 on its own figures, and a chart (examples/bench.png). Variants whose program
 or Python package is missing are reported as skipped. Needs the `bench`
 extra (pip install -e '.[bench]') for DuckDB and the chart, and GNU Parallel
-and jq for their rows. The whole run takes about 10 minutes on 2 cores and
+and jq for their rows. The whole run takes about 6 minutes on 2 cores and
 says at the end how long it took; smaller or partial runs: --lines, --runs,
 --sections, --thresholds.
 """
@@ -595,7 +595,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--files", type=int, default=4, help="files of blog data (default 4)")
     parser.add_argument("--lines", type=int, default=1_000_000, help="lines per file (default 1000000)")
-    parser.add_argument("--runs", type=int, default=3, help="runs of each variant (default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each variant (default 5)")
     parser.add_argument("--baseline-runs", type=int, default=1,
                         help="runs of the slow baselines, the blog mapper and jq over whole files (default 1)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
