@@ -39,6 +39,17 @@ if TYPE_CHECKING:
         def readinto1(self, buffer: Buffer, /) -> int: ...
         def fileno(self) -> int: ...
 
+    class Stream(Protocol):
+        """One compressed stream decompressed step by step, as lzma.LZMADecompressor and bz2.BZ2Decompressor do."""
+
+        @property
+        def eof(self) -> bool: ...
+        @property
+        def needs_input(self) -> bool: ...
+        @property
+        def unused_data(self) -> bytes: ...
+        def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+
 try:
     import fcntl
 except ImportError:  # not on Windows
@@ -56,30 +67,36 @@ PIPE_SIZE = 1 << 20
 
 BOM = b"\xef\xbb\xbf"
 
-ZSTD_READ_SIZE = 1 << 16  # compressed bytes decompressed at a time
+# Compressed input is read this many bytes at a time, whatever a pipe holds,
+# and each step of a decompressor gives at most STEP_SIZE bytes: the same
+# steps however the reads that follow ask, so that damage is found at the
+# same place by every -j, and memory stays flat whatever the ratio.
+COMPRESSED_READ_SIZE = 1 << 16
+STEP_SIZE = CHUNK_SIZE
 STREAM_NAME = "<stream>"  # a file object without a name of its own
 
 
 def _gzip(raw: BinaryIO) -> Reader:
-    import gzip  # function-level: saves start-up, only gzip input needs it
-
-    return gzip.GzipFile(fileobj=raw)
+    return _Decompressed(raw, "gzip", _GzipMember)
 
 
 def _bzip2(raw: BinaryIO) -> Reader:
     import bz2  # function-level: saves start-up, only bzip2 input needs it
 
-    return bz2.BZ2File(raw)
+    return _Decompressed(raw, "bzip2", bz2.BZ2Decompressor)
 
 
 def _xz(raw: BinaryIO) -> Reader:
     import lzma  # function-level: saves start-up, only xz input needs it
 
-    return lzma.LZMAFile(raw)
+    return _Decompressed(raw, "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
 
 
 def _zstd(raw: BinaryIO) -> Reader:
-    return io.BufferedReader(_ZstdReader(raw), CHUNK_SIZE)
+    import zstandard  # function-level: saves start-up, only zstd input needs it
+
+    context = zstandard.ZstdDecompressor()
+    return _Decompressed(raw, "zstd", lambda: _ZstdFrame(context))
 
 
 # Magic number, format name, and the function giving the reader that decompresses it.
@@ -88,6 +105,8 @@ _FORMATS: dict[bytes, tuple[str, Callable[[BinaryIO], Reader]]] = {
     b"BZh": ("bzip2", _bzip2),
     b"\xfd7zXZ\x00": ("xz", _xz),
     b"\x28\xb5\x2f\xfd": ("zstd", _zstd),
+    # zstd's skippable frames (pzstd's output starts with one).
+    **{bytes([n]) + b"\x2a\x4d\x18": ("zstd", _zstd) for n in range(0x50, 0x60)},
 }
 _OPENERS = dict(_FORMATS.values())
 # Formats told apart from text, so that they get one message rather than a
@@ -119,55 +138,249 @@ def _decompression_errors(fmt: str) -> tuple[type[Exception], ...]:
     return errors
 
 
-class _ZstdReader(io.RawIOBase):
-    """zstd frames one after another, decompressed; a stream that ends inside a frame raises ZstdError.
+# The unit of each format that may follow another, and whether NUL bytes may
+# come between them: any number after a gzip member (as gzip allows), a
+# multiple of four between xz streams (the format's stream padding).
+_UNITS = {"gzip": ("member", 1), "bzip2": ("stream", 0), "xz": ("stream", 4), "zstd": ("frame", 0)}
 
-    zstandard's own stream_reader ends quietly at a truncated frame, which
-    would lose the end of the input without a word.
+
+class _Decompressed:
+    """The streams of one compressed input, one after another, decompressed: a reader as open_input yields.
+
+    Nothing is hidden: every stream (member, frame) is read, and whatever
+    follows the last one that is not the start of another (stream padding
+    aside) is damage, raised as ValueError or EOFError, as are a stream cut
+    short and a damaged one. Python's own readers take such data for the end
+    of the input (LZMAFile, BZ2File), and a BufferedReader drops the bytes a
+    readinto1 had copied when its next read raises: here each read hands out
+    decompressed bytes already in hand, and the damage is raised by the next
+    read, once they are all out. Each step of the decompressor gives at
+    most STEP_SIZE bytes, so a small file that decompresses to gigabytes
+    takes no more memory than any other.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
-        import zstandard  # function-level: saves start-up, only zstd input needs it
-
-        self._zstandard = zstandard
+    def __init__(self, raw: BinaryIO, fmt: str, new_stream: Callable[[], Stream]) -> None:
         self._raw = raw
-        self._context = zstandard.ZstdDecompressor()
-        self._frame: zstandard.ZstdDecompressionObj | None = None  # the frame being decompressed
-        self._pending = memoryview(b"")
+        self._new_stream = new_stream
+        self._unit, self._padding = _UNITS[fmt]
+        self._errors: tuple[type[Exception], ...] = (*_decompression_errors(fmt), OSError)  # OSError: bz2 raises it
+        self._stream: Stream | None = None  # the stream being decompressed
+        self._data = b""  # compressed bytes read and not yet given to a stream
+        self._position = 0  # compressed bytes read so far
+        self._streams = 0  # streams begun
+        self._start = 0  # where the stream being decompressed began
+        self._pending = b""  # decompressed bytes not yet handed out, from _at on
+        self._at = 0
         self._error: Exception | None = None
 
-    def readable(self) -> bool:
-        return True
+    def fileno(self) -> int:
+        return self._raw.fileno()
 
-    def readinto(self, buffer: Buffer) -> int:
-        while not self._pending:
-            if self._error:
-                raise self._error
-            # Small reads, so that what comes before damaged data is handed
-            # out before the damage is found.
-            data: bytes = self._raw.read1(ZSTD_READ_SIZE)  # type: ignore[attr-defined]  # a buffered reader
-            if not data:
-                if self._frame is not None:
-                    raise self._zstandard.ZstdError("the data ends inside a frame")
-                return 0
-            pieces = []
-            try:
-                while data:
-                    if self._frame is None:
-                        self._frame = self._context.decompressobj()
-                    pieces.append(self._frame.decompress(data))
-                    data = b""
-                    if self._frame.eof:
-                        data = self._frame.unused_data
-                        self._frame = None
-            except self._zstandard.ZstdError as err:
-                self._error = err  # raised once what came before it has been read
-            self._pending = memoryview(b"".join(pieces))
-        view = memoryview(buffer)
-        size = min(len(view), len(self._pending))
-        view[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+    def readinto1(self, buffer: Buffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._at == len(self._pending) and not self._refill():
+            return 0
+        size = min(len(view), len(self._pending) - self._at)
+        view[:size] = memoryview(self._pending)[self._at:self._at + size]
+        self._at += size
         return size
+
+    def read1(self, size: int = -1, /) -> bytes:
+        if self._at == len(self._pending) and not self._refill():
+            return b""
+        if self._at == 0 and (size < 0 or size >= len(self._pending)):
+            data = self._pending
+        else:
+            size = size if size >= 0 else len(self._pending)
+            data = self._pending[self._at:self._at + size]
+        self._at += len(data)
+        return data
+
+    def _refill(self) -> bool:
+        """Decompress the next step into _pending: False at the end of the input, else True."""
+        if self._error is not None:
+            raise self._error
+        try:
+            self._pending = self._step()
+        except (ValueError, EOFError) as err:
+            self._error = err
+            raise
+        self._at = 0
+        return bool(self._pending)
+
+    def _read(self) -> bytes:
+        """The next COMPRESSED_READ_SIZE bytes (fewer only at the end): a pipe is read until they have come."""
+        data = self._raw.read(COMPRESSED_READ_SIZE)
+        self._position += len(data)
+        return data
+
+    def _step(self) -> bytes:
+        """Up to STEP_SIZE decompressed bytes, b"" at the end; raises ValueError or EOFError at damage."""
+        while True:
+            stream = self._stream
+            if stream is None:
+                stream = self._next_stream()
+                if stream is None:
+                    return b""
+            data = b""
+            if stream.needs_input:
+                data, self._data = self._data or self._read(), b""
+                if not data:
+                    raise self._damage("Compressed file ended before the end-of-stream marker was reached")
+            try:
+                out = stream.decompress(data, STEP_SIZE)
+            except self._errors as err:
+                raise self._damage(str(err)) from None
+            if stream.eof:
+                self._data = stream.unused_data
+                self._stream = None
+            if out:
+                return out
+
+    def _next_stream(self) -> Stream | None:
+        """A decompressor for the stream that comes next, or None at the end of the input."""
+        nuls = 0
+        while True:
+            if not self._data:
+                self._data = self._read()
+            if self._padding and self._data[:1] == b"\0":
+                stripped = self._data.lstrip(b"\0")
+                nuls += len(self._data) - len(stripped)
+                self._data = stripped
+                continue
+            break
+        if nuls % self._padding if self._padding else 0:
+            self._start = self._position - len(self._data) - nuls
+            raise self._damage(f"{nuls} bytes of stream padding, not a multiple of {self._padding}")
+        if not self._data:
+            return None
+        self._start = self._position - len(self._data)
+        self._streams += 1
+        self._stream = self._new_stream()
+        return self._stream
+
+    def _damage(self, message: str) -> ValueError:
+        """The error for damage found in the stream being read: where it began, after the first."""
+        whole = self._streams - 1
+        if whole:
+            message += f" (after {whole} whole {self._unit}{'s' * (whole > 1)}, at byte {self._start})"
+        return ValueError(message)
+
+
+class _GzipMember:
+    """One gzip member, decompressed by zlib (header and trailer checked) with a Stream's interface."""
+
+    def __init__(self) -> None:
+        import zlib  # function-level: saves start-up, only gzip input needs it
+
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self.needs_input = True
+
+    @property
+    def eof(self) -> bool:
+        return self._zlib.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._zlib.unused_data
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        out = self._zlib.decompress(self._zlib.unconsumed_tail + data, max_length)
+        # A full step may leave output to come even with all the input taken.
+        self.needs_input = not self._zlib.unconsumed_tail and len(out) < max_length
+        return out
+
+
+_ZSTD_MAGIC = 0xFD2FB528
+_ZSTD_SKIPPABLE = 0x184D2A50  # the magic numbers of skippable frames: these 16 values
+_ZSTD_BLOCK_MAX = 1 << 17  # the most one block decompresses to
+
+
+class _ZstdFrame:
+    """One zstd frame, or a skippable frame, decompressed with a Stream's interface.
+
+    zstandard's decompressobj puts no bound on what one call gives, nor says
+    when the input ends inside a frame; but a frame is a header and blocks
+    whose headers give their sizes, and each block decompresses to 128 KiB
+    at most. So the blocks are found here and handed over a few whole ones
+    at a time, and the frame is over when its last block (and checksum) is.
+    """
+
+    def __init__(self, context: Any) -> None:
+        self._context = context  # a zstandard.ZstdDecompressor
+        self._obj: Any = None  # zstandard's decompressobj, once the header is known
+        self._input = bytearray()  # compressed bytes not yet decompressed
+        self._skip = -1  # the bytes of a skippable frame still to pass over
+        self._checksum = False  # whether a checksum follows the last block
+        self._last = False  # whether the last block has been seen
+        self.eof = False
+        self.needs_input = True
+        self.unused_data = b""
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        buf = self._input
+        buf += data
+        at = 0
+        if self._obj is None and self._skip < 0:  # the frame's header
+            if len(buf) < 5:
+                return self._wait(at)
+            magic = int.from_bytes(buf[:4], "little")
+            if magic & 0xFFFFFFF0 == _ZSTD_SKIPPABLE:
+                if len(buf) < 8:
+                    return self._wait(at)
+                self._skip = int.from_bytes(buf[4:8], "little")
+                at = 8
+            elif magic == _ZSTD_MAGIC:
+                descriptor = buf[4]
+                size = (6 - (descriptor >> 5 & 1) + (0, 1, 2, 4)[descriptor & 3]
+                        + (descriptor >> 5 & 1, 2, 4, 8)[descriptor >> 6])
+                if len(buf) < size:
+                    return self._wait(at)
+                self._checksum = bool(descriptor & 4)
+                self._obj = self._context.decompressobj()
+                at = size
+            else:
+                raise ValueError("not a zstd frame (unknown magic number)")
+        if self._skip >= 0:
+            passed = min(self._skip, len(buf) - at)
+            self._skip -= passed
+            at += passed
+            if self._skip:
+                return self._wait(at)
+            return self._end(at, b"")
+        blocks = 0
+        end = at
+        while not self._last and blocks * _ZSTD_BLOCK_MAX < max_length and len(buf) >= end + 3:
+            header = int.from_bytes(buf[end:end + 3], "little")
+            last = bool(header & 1)
+            # An RLE block holds one byte; the checksum comes with the last block.
+            size = 3 + (1 if header >> 1 & 3 == 1 else header >> 3) + 4 * (last and self._checksum)
+            if len(buf) < end + size:
+                break
+            end += size
+            blocks += 1
+            self._last = last
+        out: bytes = self._obj.decompress(bytes(buf[:end])) if end else b""
+        if self._last:
+            if not self._obj.eof:
+                raise ValueError("the frame goes on after its last block")
+            return self._end(end, out)
+        self.needs_input = blocks * _ZSTD_BLOCK_MAX < max_length  # else more whole blocks may be here
+        del buf[:end]
+        return out
+
+    def _wait(self, at: int) -> bytes:
+        """Nothing decompressed: more input is needed (the first `at` bytes are used up)."""
+        del self._input[:at]
+        self.needs_input = True
+        return b""
+
+    def _end(self, at: int, out: bytes) -> bytes:
+        """The frame is over at byte `at`: what follows is for the next one."""
+        self.unused_data = bytes(self._input[at:])
+        self._input = bytearray()
+        self.eof = True
+        return out
 
 
 class InputError(Exception):
