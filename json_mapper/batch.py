@@ -83,6 +83,10 @@ MAX_BRACKETS = 1000
 # "this chunk goes through the per-record path".
 _DECODE_ERRORS = (ValueError, RecursionError)
 _NEG_INF = -math.inf
+# msgspec builds and decodes nested Structs by recursion, and Python's
+# recursion limit (1000) is below the 1024 levels a record may nest: a path
+# deeper than this takes the per-record path, which has no such limit.
+DECODER_MAX_PATH = 256
 
 
 class BatchFilter:
@@ -104,11 +108,14 @@ class BatchFilter:
         """Whether msgspec can decode these fields (loading it, and building its decoders, once)."""
         if self._usable is None:
             try:
+                if max(map(len, self.spec.paths)) > DECODER_MAX_PATH:
+                    raise ValueError("a path too deep for msgspec")
                 self._stages = _stages(self.spec)
             except ValueError:
                 # A name msgspec cannot match (a quote, a backslash, a control
-                # character), or a key that one path ends at and another goes
-                # through: every chunk takes the per-record path.
+                # character), a key that one path ends at and another goes
+                # through, or a path deeper than DECODER_MAX_PATH: every chunk
+                # takes the per-record path.
                 self._usable = False
             else:
                 self._usable = True
@@ -269,21 +276,31 @@ def _struct(tree: Tree, closed: bool, absent: float | None = None) -> type[msgsp
 
     import msgspec  # function-level: saves start-up, only chunks the scanner leaves need it
 
-    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-    rename = {}
-    kind: type[float | msgspec.Struct]
-    default: object
-    for i, (key, inner) in enumerate(tree.items()):
-        rename[f"f{i}"] = key
-        if inner is None:
-            kind, default = float, absent
-        else:
-            kind = _struct(inner, closed, absent)
-            default = msgspec.field(default_factory=kind)
-        fields.append((f"f{i}", kind) if absent is None else (f"f{i}", Optional[kind], default))
-    # gc=False: records holding only floats need no cycle collection, and a
-    # million of them would otherwise set it off again and again.
-    return msgspec.defstruct("Fields", fields, rename=rename, forbid_unknown_fields=closed, gc=False)
+    # Innermost first, without recursion: a path may be as deep as records nest (1024 levels).
+    order: list[Tree] = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        stack.extend(inner for inner in node.values() if inner is not None)
+    made: dict[int, type[msgspec.Struct]] = {}  # id of a tree node: its Struct
+    for node in reversed(order):
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        rename = {}
+        kind: type[float | msgspec.Struct]
+        default: object
+        for i, (key, inner) in enumerate(node.items()):
+            rename[f"f{i}"] = key
+            if inner is None:
+                kind, default = float, absent
+            else:
+                kind = made[id(inner)]
+                default = msgspec.field(default_factory=kind)
+            fields.append((f"f{i}", kind) if absent is None else (f"f{i}", Optional[kind], default))
+        # gc=False: records holding only floats need no cycle collection, and a
+        # million of them would otherwise set it off again and again.
+        made[id(node)] = msgspec.defstruct("Fields", fields, rename=rename, forbid_unknown_fields=closed, gc=False)
+    return made[id(tree)]
 
 
 def _exact(candidates: list[bytes], spec: Spec) -> tuple[bytes, int, int] | None:

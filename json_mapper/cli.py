@@ -44,6 +44,9 @@ STDOUT_FD = 1
 # In warn mode, this many bad records are described unless --max-messages
 # says otherwise; the rest are only counted.
 MAX_MESSAGES = 10
+# A record nests at most this deep (RFC 8259 sets no limit; orjson's, and the
+# documented one), so a longer path of keys could never reach a number.
+MAX_PATH_KEYS = 1024
 
 # The examples and exit statuses end --help and make the man page's sections
 # of those names (json_mapper/manpage.py), so the two never disagree.
@@ -246,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         fields = sum(args.fields, ()) if args.fields else FIELDS
         spec = Spec(threshold=args.threshold, fields=fields, sum_field=args.sum_field,
                     missing=args.missing)
+        for name, path in zip(spec.fields, spec.paths):
+            if len(path) > MAX_PATH_KEYS:
+                raise ValueError(f"field {name[:40]}...: a path of {len(path)} keys, but records "
+                                 f"nest at most {MAX_PATH_KEYS} levels deep")
     except ValueError as err:
         parser.error(str(err))
     reporter = Reporter(args.on_error, args.max_messages)
