@@ -645,7 +645,14 @@ def read_some_into(reader: Reader, view: memoryview, name: str, fmt: str | None 
     `view`. Raises InputError as read_chunks does.
     """
     with _read_errors(name, fmt):
-        return reader.readinto1(view)
+        if isinstance(reader, (_Direct, _Decompressed)):
+            return reader.readinto1(view)
+        # A BufferedReader's readinto1, asked for more than its buffer, copies
+        # what the buffer holds and reads on: when that read raises, the bytes
+        # copied are lost. Its read1 hands over what it holds, and no more.
+        data = reader.read1(len(view))
+        view[:len(data)] = data
+        return len(data)
 
 
 class _Direct:

@@ -8,13 +8,18 @@ And what `-j 1` gives for a cut stream is what it gives for the whole lines
 the format's decompressor gets out of it, as plain text, plus the damage.
 """
 import bz2
+import errno
 import gzip
+import io
 import lzma
+import os
 import random
 import re
 
 import pytest
 import zstandard
+
+from json_mapper.parallel import filter_parallel
 
 COMPRESS = {
     "gzip": lambda data: gzip.compress(data, compresslevel=1),
@@ -87,3 +92,37 @@ def test_bug_jobs_lost_the_records_just_before_the_damage(run_jsonfilter, tmp_pa
             assert stderr.splitlines()[-1] == plain[2].splitlines()[-1], where
         if where == f"cut at {CUTS[-1]}":  # nearly all of it
             assert rejects.count(b"\n") > 40 and stdout.count(b"\n") > 100
+
+
+class _FailingRaw(io.RawIOBase):
+    """`data` in reads of at most 50,000 bytes, then EIO: a file object with no descriptor."""
+
+    def __init__(self, data):
+        self.data = memoryview(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self.data:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        size = min(len(buffer), len(self.data), 50_000)
+        buffer[:size] = self.data[:size]
+        self.data = self.data[size:]
+        return size
+
+
+@pytest.mark.parametrize("count", [113_325, 113_326, 80_000])
+def test_bug_jobs_lost_what_a_file_objects_buffer_held_before_a_read_error(count):
+    # Only through the API: the -j reader's readinto1 on the caller's
+    # BufferedReader lost the 27 lines its buffer held (113,325 records).
+    data = b"".join(b'{"index": 1, "total": 1, "n": %d}\n' % n for n in range(count))
+    runs = []
+    for jobs in (1, 2):
+        out, problems = io.BytesIO(), []
+        counts = filter_parallel(io.BufferedReader(_FailingRaw(data), 1 << 16), out, jobs=jobs,
+                                 report=problems.append)
+        runs.append((out.getvalue(), counts.lines_read, [str(problem) for problem in problems]))
+    assert runs[0] == (data.replace(b"}\n", b',"sum_val":2.0}\n'), count,
+                       ["<stream>: read error: Input/output error"])
+    assert runs[1] == runs[0]
