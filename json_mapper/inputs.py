@@ -251,7 +251,7 @@ class _Decompressed:
             break
         if nuls % self._padding if self._padding else 0:
             self._start = self._position - len(self._data) - nuls
-            raise self._damage(f"{nuls} bytes of stream padding, not a multiple of {self._padding}")
+            raise self._damage(f"{nuls} bytes of stream padding, not a multiple of {self._padding}", self._streams)
         if not self._data:
             return None
         self._start = self._position - len(self._data)
@@ -259,9 +259,9 @@ class _Decompressed:
         self._stream = self._new_stream()
         return self._stream
 
-    def _damage(self, message: str) -> ValueError:
-        """The error for damage found in the stream being read: where it began, after the first."""
-        whole = self._streams - 1
+    def _damage(self, message: str, whole: int | None = None) -> ValueError:
+        """The error for damage in the stream being read (or after `whole` streams): where, after the first."""
+        whole = self._streams - 1 if whole is None else whole
         if whole:
             message += f" (after {whole} whole {self._unit}{'s' * (whole > 1)}, at byte {self._start})"
         return ValueError(message)
