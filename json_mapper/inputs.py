@@ -77,26 +77,28 @@ STREAM_NAME = "<stream>"  # a file object without a name of its own
 
 
 def _gzip(raw: BinaryIO) -> Reader:
-    return _Decompressed(raw, "gzip", _GzipMember)
+    import zlib  # function-level: saves start-up, only gzip input needs it (the interpreter has it already)
+
+    return _Decompressed(raw, "gzip", _GzipMember, zlib.error)
 
 
 def _bzip2(raw: BinaryIO) -> Reader:
     import bz2  # function-level: saves start-up, only bzip2 input needs it
 
-    return _Decompressed(raw, "bzip2", bz2.BZ2Decompressor)
+    return _Decompressed(raw, "bzip2", bz2.BZ2Decompressor, OSError)
 
 
 def _xz(raw: BinaryIO) -> Reader:
     import lzma  # function-level: saves start-up, only xz input needs it
 
-    return _Decompressed(raw, "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
+    return _Decompressed(raw, "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), lzma.LZMAError)
 
 
 def _zstd(raw: BinaryIO) -> Reader:
     import zstandard  # function-level: saves start-up, only zstd input needs it
 
     context = zstandard.ZstdDecompressor()
-    return _Decompressed(raw, "zstd", lambda: _ZstdFrame(context))
+    return _Decompressed(raw, "zstd", lambda: _ZstdFrame(context), zstandard.ZstdError)
 
 
 # Magic number, format name, and the function giving the reader that decompresses it.
@@ -159,11 +161,11 @@ class _Decompressed:
     takes no more memory than any other.
     """
 
-    def __init__(self, raw: BinaryIO, fmt: str, new_stream: Callable[[], Stream]) -> None:
+    def __init__(self, raw: BinaryIO, fmt: str, new_stream: Callable[[], Stream], error: type[Exception]) -> None:
         self._raw = raw
         self._new_stream = new_stream
         self._unit, self._padding = _UNITS[fmt]
-        self._errors: tuple[type[Exception], ...] = (*_decompression_errors(fmt), OSError)  # OSError: bz2 raises it
+        self._errors = (error, ValueError, EOFError)  # what the streams raise at damage
         self._stream: Stream | None = None  # the stream being decompressed
         self._data = b""  # compressed bytes read and not yet given to a stream
         self._position = 0  # compressed bytes read so far
@@ -271,7 +273,7 @@ class _GzipMember:
     """One gzip member, decompressed by zlib (header and trailer checked) with a Stream's interface."""
 
     def __init__(self) -> None:
-        import zlib  # function-level: saves start-up, only gzip input needs it
+        import zlib  # function-level: saves start-up, only gzip input needs it (the interpreter has it already)
 
         self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self.needs_input = True
