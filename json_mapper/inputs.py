@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
     # An input: a path, "-" for stdin, a binary file object, or a text stream whose .buffer is read.
     Source: TypeAlias = Union[Path, Readable, IO[str]]
+    # In a list of inputs, an InputError stands for one known to be unreadable
+    # before its turn (a folder that cannot be listed): reported in its turn.
+    Listed: TypeAlias = Union[Source, "InputError"]
 
     class Reader(Protocol):
         """What open_input yields and the readers here read: an io.BufferedIOBase."""
@@ -204,13 +207,25 @@ def is_path(source: object) -> TypeIs[Path]:
     return isinstance(source, (str, bytes, os.PathLike))
 
 
-def source_list(sources: Source | Iterable[Source] | None) -> list[Source]:
-    """The inputs as a list: `sources` is one (a path, "-", a file object) or several; none means stdin."""
+def source_list(sources: Source | Iterable[Listed] | None) -> Iterable[Listed]:
+    """The inputs in order: `sources` is one (a path, "-", a file object) or several; none means stdin.
+
+    A list stays a list; any other iterable (a file list, a folder's walk) is
+    taken one input at a time, as the run comes to it.
+    """
     if sources is None:
         return [STDIN]
     if is_path(sources) or hasattr(sources, "read"):
         return [sources]  # type: ignore[list-item]  # one path or file object, not a list of them
-    return list(sources) or [STDIN]
+    if isinstance(sources, (list, tuple)):
+        return list(sources) or [STDIN]
+    return _or_stdin(iter(sources))
+
+
+def _or_stdin(sources: Iterator[Listed]) -> Iterator[Listed]:
+    first = next(sources, None)
+    yield STDIN if first is None else first
+    yield from sources
 
 
 def display_name(source: Source) -> str:
@@ -248,7 +263,7 @@ def _regular_file_id(f: object) -> tuple[int, int] | None:
     return None if status is None else (status.st_dev, status.st_ino)
 
 
-def would_overwrite(path: str, sources: Source | Iterable[Source] | None, output: object) -> str:
+def would_overwrite(path: str, sources: Source | Iterable[Listed] | None, output: object) -> str:
     """What the run would destroy by creating or truncating `path`: "an input", "the output" or "" (nothing).
 
     Compares regular files by device and inode, so any spelling of the same
