@@ -55,6 +55,8 @@ EXAMPLES = [
     "jsonfilter -f index -f total data/*.json",
     "find data -type f | parallel 'jsonfilter < {}'",
     "jsonfilter -j 0 --progress data/*.json > selected.json",
+    "jsonfilter -c -r logs/",
+    "find logs -name '*.json.gz' -print0 | jsonfilter --files0-from - -j 0 -m 10",
 ]
 EXIT_STATUSES = [
     (EXIT_OK, "all went well (bad records under --on-error skip included)"),
