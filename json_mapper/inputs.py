@@ -208,10 +208,10 @@ def is_path(source: object) -> TypeIs[Path]:
 
 
 def source_list(sources: Source | Iterable[Listed] | None) -> Iterable[Listed]:
-    """The inputs in order: `sources` is one (a path, "-", a file object) or several; none means stdin.
+    """The inputs in order: `sources` is one (a path, "-", a file object) or a list; None or [] means stdin.
 
-    A list stays a list; any other iterable (a file list, a folder's walk) is
-    taken one input at a time, as the run comes to it.
+    Any other iterable (a file list, a folder's walk) is taken one input at a
+    time, as the run comes to it, and an empty one is no input at all.
     """
     if sources is None:
         return [STDIN]
@@ -219,13 +219,7 @@ def source_list(sources: Source | Iterable[Listed] | None) -> Iterable[Listed]:
         return [sources]  # type: ignore[list-item]  # one path or file object, not a list of them
     if isinstance(sources, (list, tuple)):
         return list(sources) or [STDIN]
-    return _or_stdin(iter(sources))
-
-
-def _or_stdin(sources: Iterator[Listed]) -> Iterator[Listed]:
-    first = next(sources, None)
-    yield STDIN if first is None else first
-    yield from sources
+    return sources
 
 
 def display_name(source: Source) -> str:

@@ -609,3 +609,12 @@ def test_the_bash_script_completes_options_and_their_choices():
     assert sorted(complete_in_bash(["--files"])) == ["--files-from", "--files0-from"]
     assert sorted(complete_in_bash(["--missing", ""])) == ["bad", "skip", "zero"]
     assert "README.md" in complete_in_bash(["--rejects", "READ"])
+
+
+def test_bug_an_empty_file_list_read_stdin(run_jsonfilter, tmp_path):
+    # An empty list is no input at all: stdin, which holds records here, is not read.
+    (tmp_path / "empty.list").write_bytes(b"")
+    for option in ("--files-from", "--files0-from"):
+        for jobs in ("1", "2"):
+            result = run_jsonfilter(option, "empty.list", "-j", jobs, "-r", stdin=b'{"index": 2, "total": 1}\n')
+            assert (result.stdout, result.stderr, result.returncode) == (b"", b"", 0)
