@@ -618,3 +618,32 @@ def test_bug_an_empty_file_list_read_stdin(run_jsonfilter, tmp_path):
         for jobs in ("1", "2"):
             result = run_jsonfilter(option, "empty.list", "-j", jobs, "-r", stdin=b'{"index": 2, "total": 1}\n')
             assert (result.stdout, result.stderr, result.returncode) == (b"", b"", 0)
+
+
+def test_a_folder_that_cannot_be_listed_is_an_input_error_in_its_place(tmp_path, monkeypatch):
+    # (Run as root, a folder's mode keeps no one out: os.scandir is made to refuse one.)
+    from json_mapper import listing
+
+    for name in ("a/1.json", "b/2.json", "c/3.json"):
+        (tmp_path / name).parent.mkdir()
+        (tmp_path / name).write_bytes(b"{}\n")
+    scandir = os.scandir
+
+    def refusing(path):
+        if str(path).endswith("/b"):
+            raise PermissionError(13, "Permission denied")
+        return scandir(path)
+
+    monkeypatch.setattr(listing.os, "scandir", refusing)
+    found = list(listing.inputs([str(tmp_path)], recursive=True))
+    assert [str(item) if isinstance(item, str) else (item.name, item.message) for item in found] == [
+        str(tmp_path / "a/1.json"), (str(tmp_path / "b"), "Permission denied"), str(tmp_path / "c/3.json")]
+
+
+def test_the_output_in_a_folder_read_with_recursive_is_not_read(cli_env, tmp_path):
+    (tmp_path / "a.json").write_bytes(b'{"index": 2, "total": 1}\n')
+    with open(tmp_path / "out.json", "wb") as out:
+        done = subprocess.run(["jsonfilter", "-r"], cwd=tmp_path, env=cli_env, stdout=out, stderr=subprocess.PIPE,
+                              timeout=60)
+    assert (tmp_path / "out.json").read_bytes() == b'{"index": 2, "total": 1,"sum_val":3.0}\n'
+    assert (done.stderr, done.returncode) == (b"jsonfilter: out.json: input file is output file\n", 2)
