@@ -571,15 +571,20 @@ static PyObject *emit(PyObject *module, PyObject *args)
     Py_buffer chunk;
     PyObject *paths, *decide;
     double threshold;
+    int invert = 0;  /* -v: select the lines whose sum is not above the threshold */
     const char *sum_key;
     Py_ssize_t sum_key_len;
     Scan s;
     Out o = {NULL, NULL, 0, 0};
     PyObject *result = NULL;
 
-    if (!PyArg_ParseTuple(args, "y*O!dy#O:emit", &chunk, &PyTuple_Type, &paths, &threshold,
-                          &sum_key, &sum_key_len, &decide))
+    if (!PyArg_ParseTuple(args, "y*O!dy#O|p:emit", &chunk, &PyTuple_Type, &paths, &threshold,
+                          &sum_key, &sum_key_len, &decide, &invert))
         return NULL;
+    /* Under invert the lines surely not above the threshold are the ones
+     * selected, and need their exact sum: scan_line's shortcut for them is
+     * off when it is given -inf, below every sum. */
+    double scan_threshold = invert ? -INFINITY : threshold;
     if (!PyCallable_Check(decide)) {
         PyErr_SetString(PyExc_TypeError, "decide must be callable");
         goto done;
@@ -612,7 +617,7 @@ static PyObject *emit(PyObject *module, PyObject *args)
         lines++;
         double total;
         ptr first, last;
-        int verdict = scan_line(&s, p, end, threshold, &total, &first, &last);
+        int verdict = scan_line(&s, p, end, scan_threshold, &total, &first, &last);
         if (verdict == LINE_BAD) {
             result = Py_NewRef(Py_None);
             goto done;
@@ -621,7 +626,7 @@ static PyObject *emit(PyObject *module, PyObject *args)
             goto done;
         /* Counted here, where the line is read anyway: filter_record passes over it. */
         blank += verdict == LINE_BLANK;
-        if (verdict == LINE_SUM && total > threshold) {
+        if (verdict == LINE_SUM && (total > threshold) != invert) {
             Py_ssize_t n = last - first;
             if (out_reserve(&o, n + tail) < 0)
                 goto done;
@@ -730,14 +735,15 @@ static PyObject *keep_freed_memory(PyObject *self, PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"emit", emit, METH_VARARGS,
-     "emit(chunk, paths, threshold, sum_key, decide) -> (lines, selected, output, blank) or None\n\n"
+     "emit(chunk, paths, threshold, sum_key, decide, invert=False) -> (lines, selected, output, blank) or None\n\n"
      "The output of the lines of `chunk` whose fields at `paths` (a tuple of\n"
      "paths, each a tuple of UTF-8 keys) add up to more than `threshold`, each\n"
      "with `sum_key` (JSON-quoted bytes) and the sum added, as filter_record\n"
      "writes them; decide(line) gives the output (bytes or None) of each line\n"
      "the scanner cannot decide, in line order; `blank` counts the lines of\n"
      "nothing but spaces, tabs and carriage returns. None if the chunk holds a line\n"
-     "this scan cannot vouch for (decide may have been called for lines before it)."},
+     "this scan cannot vouch for (decide may have been called for lines before it).\n"
+     "With `invert`, the lines selected are those whose sum is not above `threshold`."},
     {"_parse", parse_number, METH_O,
      "_parse(text) -> float: float(orjson.loads(text)) for any JSON number, as the\n"
      "scanner converts it, though it vouches only for numbers below 1e198 (tests only)."},

@@ -9,6 +9,7 @@ def emit(
     threshold: float,
     sum_key: bytes,
     decide: Callable[[bytes], bytes | None],
+    invert: bool = False,
     /,
 ) -> tuple[int, int, bytes, int] | None:
     """(lines, selected, output, blank) for a chunk of whole lines, or None if it cannot vouch for it.
@@ -19,7 +20,9 @@ def emit(
     an exception it raises propagates. `sum_key` is the sum field's name,
     JSON-quoted. More than 16 paths, or a path of more than 16 keys, give None;
     no path at all raises ValueError. `blank` counts the lines holding nothing
-    but spaces, tabs and carriage returns (blank for filter_record).
+    but spaces, tabs and carriage returns (blank for filter_record). With
+    `invert` (-v), the lines selected are those whose sum is not above
+    `threshold`; `decide` must then answer as a Spec with invert=True does.
     """
 
 def keep_freed_memory(size: int, /) -> bool:

@@ -87,6 +87,7 @@ _NEG_INF = -math.inf
 # recursion limit (1000) is below the 1024 levels a record may nest: a path
 # deeper than this takes the per-record path, which has no such limit.
 DECODER_MAX_PATH = 256
+_INF = math.inf
 
 
 class BatchFilter:
@@ -154,7 +155,7 @@ class BatchFilter:
             return out
 
         try:
-            found = _scan.emit(chunk, self._paths, spec.threshold, spec.sum_key, decide)
+            found = _scan.emit(chunk, self._paths, spec.threshold, spec.sum_key, decide, spec.invert)
         except BadRecord:
             return None
         if found is None:
@@ -191,6 +192,8 @@ class BatchFilter:
         With `nan_skips`, a NaN sum is a record --missing skip passes over.
         """
         threshold = self.spec.threshold
+        if self.spec.invert:
+            return self._select_inverted(lines, totals)
         # The common case, decided in C: every sum finite (a NaN or an
         # infinity makes the plain sum of sums not finite) and none selected.
         if not totals or (max(totals) <= threshold and math.isfinite(sum(totals))):
@@ -208,6 +211,19 @@ class BatchFilter:
         picked = [lines[i] for i, total in enumerate(totals) if not _NEG_INF < total <= threshold]
         decided = _exact(picked, self.spec)
         return None if decided is None else (decided[0], decided[1], decided[2] + skipped)
+
+    def _select_inverted(self, lines: list[bytes], totals: list[float]) -> tuple[bytes, int, int] | None:
+        """`_select` under -v: the lines whose sum is not above the threshold go to filter_record.
+
+        So do those whose sum is not finite (a bad record) and, with `nan_skips`,
+        the NaNs of skipped records: filter_record counts them as skipped.
+        """
+        threshold = self.spec.threshold
+        # None selected: every sum above the threshold, and finite.
+        if not totals or (min(totals) > threshold and math.isfinite(sum(totals))):
+            return b"", 0, 0
+        picked = [lines[i] for i, total in enumerate(totals) if not threshold < total < _INF]
+        return _exact(picked, self.spec)
 
 
 def _stages(spec: Spec) -> list[Stage]:

@@ -64,10 +64,13 @@ def split_lines(chunk: bytes) -> list[bytes]:
     return lines
 
 
-def filter_chunk(chunk: Buffer, spec: Spec = DEFAULT_SPEC, keep: int = KEEP_BAD) -> ChunkResult:
+def filter_chunk(chunk: Buffer, spec: Spec = DEFAULT_SPEC, keep: int = KEEP_BAD,
+                 limit: int | None = None) -> ChunkResult:
     """Run `filter_record` over every line of `chunk` (bytes, or any buffer, of whole lines).
 
     The first `keep` bad lines (at least one) are kept with their reasons.
+    With a `limit` (-m), the lines stop at the one that selects the limit-th
+    record: the result is that of the chunk's first lines, up to that one.
     """
     keep = max(keep, 1)
     output = bytearray()
@@ -95,6 +98,8 @@ def filter_chunk(chunk: Buffer, spec: Spec = DEFAULT_SPEC, keep: int = KEEP_BAD)
             output += out
             output += b"\n"
             selected += 1
+            if selected == limit:
+                break
         elif not line.strip(JSON_WS):
             blank += 1
     return ChunkResult(lines, bytes(output), selected, bad, bad_count, skipped, blank, bytes(rejects))

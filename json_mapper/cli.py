@@ -15,17 +15,19 @@ import signal
 import sys
 
 from . import __version__, hadoop
-from .inputs import InputError, would_overwrite
+from .inputs import STDIN, STDIN_NAME, InputError, would_overwrite
+from .listing import NOT_RECURSIVE, inputs, inside, listed_paths
 from .output import LineBlockWriter
 from .record import FIELDS, MISSING_MODES, SUM_FIELD, THRESHOLD, BadRecord, Spec
 from .stream import ON_ERROR_MODES, Counts, WorkerDied, filter_stream
 
 TYPE_CHECKING = False  # True only for a type checker: typing is not imported at run time
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Iterator, Sequence
     from types import FrameType
     from typing import Any, BinaryIO, NoReturn
 
+    from .inputs import Listed
     from .stream import OnError, Problem, Report
 
 PROG = "jsonfilter"
@@ -56,6 +58,8 @@ EXAMPLES = [
     "jsonfilter -f index -f total data/*.json",
     "find data -type f | parallel 'jsonfilter < {}'",
     "jsonfilter -j 0 --progress data/*.json > selected.json",
+    "jsonfilter -c -r logs/",
+    "find logs -name '*.json.gz' -print0 | jsonfilter --files0-from - -j 0 -m 10",
 ]
 EXIT_STATUSES = [
     (EXIT_OK, "all went well (bad records under --on-error skip included)"),
@@ -170,14 +174,17 @@ def build_parser() -> _Parser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="*", metavar="FILE",
-                        help="input files, read in order (default, or '-': stdin); "
-                        "gzip, bzip2, xz and zstd are read transparently")
+                        help="input files, read in order (default, or '-': stdin; with -r, the "
+                        "working folder); gzip, bzip2, xz and zstd are read transparently")
     parser.add_argument("-t", "--threshold", type=_finite_number, default=THRESHOLD, metavar="NUM",
                         help=f"keep records whose sum is greater than NUM (default {THRESHOLD})")
     # Repeated -f options add up; the default is applied in main, only when none is given.
     parser.add_argument("-f", "--fields", type=_field_list, action="append", metavar="A,B,...",
                         help="fields to add up: each a path of keys, http.latency_ms, or a JSON "
                         f"Pointer, /a.b/c; repeat to add more (default {','.join(FIELDS)})")
+    parser.add_argument("-v", "--invert-match", action="store_true",
+                        help="select the other good records: those whose sum is not greater than "
+                        "the threshold, with the sum appended; bad records stay bad")
     parser.add_argument("-s", "--sum-field", type=_name, default=SUM_FIELD, metavar="NAME",
                         help=f"name of the field that receives the sum (default {SUM_FIELD})")
     parser.add_argument("--missing", choices=MISSING_MODES, default="bad",
@@ -192,6 +199,24 @@ def build_parser() -> _Parser:
                         "never an input or the output)")
     parser.add_argument("--max-messages", type=_count, default=MAX_MESSAGES, metavar="N",
                         help=f"describe at most N bad records on stderr (0: none; default {MAX_MESSAGES})")
+    parser.add_argument("-c", "--count", action="store_true",
+                        help="write only the number of selected records: with several inputs, "
+                        "the total, as they are one stream (messages, --rejects and the exit "
+                        "status as without -c)")
+    parser.add_argument("-m", "--max-count", type=_count, metavar="NUM",
+                        help="stop after NUM selected records, over all inputs, and read no further "
+                        "(the exit status as for what was read)")
+    parser.add_argument("-r", "--recursive", action="store_true",
+                        help="read a folder among the inputs as every regular file under it, each "
+                        "folder's entries in byte order of their names; symbolic links inside are "
+                        "not followed")
+    parser.add_argument("-R", "--dereference-recursive", action="store_true",
+                        help="as -r, following every symbolic link")
+    parser.add_argument("--files-from", action="append", metavar="FILE",
+                        help="read the names of the inputs from FILE, one a line ('-': stdin), as "
+                        "the run goes; they come after any FILE operands")
+    parser.add_argument("--files0-from", action="append", metavar="FILE",
+                        help="as --files-from, each name ended by a NUL byte (find -print0)")
     parser.add_argument("-j", "--jobs", type=_jobs, default=1, metavar="N",
                         help="filter in N processes, output still in input order "
                         "(0: one per CPU; default 1)")
@@ -248,13 +273,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         fields = sum(args.fields, ()) if args.fields else FIELDS
         spec = Spec(threshold=args.threshold, fields=fields, sum_field=args.sum_field,
-                    missing=args.missing)
+                    missing=args.missing, invert=args.invert_match)
         for name, path in zip(spec.fields, spec.paths):
             if len(path) > MAX_PATH_KEYS:
                 raise ValueError(f"field {name[:40]}...: a path of {len(path)} keys, but records "
                                  f"nest at most {MAX_PATH_KEYS} levels deep")
     except ValueError as err:
         parser.error(str(err))
+    refusal = _refused(args)
+    if refusal:
+        parser.error(refusal)
+    try:
+        file_list = _open_file_list(args)
+    except OSError as err:
+        option = "--files-from" if args.files_from else "--files0-from"
+        say(f"{option} {(args.files_from or args.files0_from)[0]}: {err.strerror or err}")
+        return EXIT_TROUBLE
     reporter = Reporter(args.on_error, args.max_messages)
     task = hadoop.streaming_task()  # None unless run as a Hadoop Streaming mapper
     report = task.name_input(reporter) if task else reporter
@@ -268,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Before any input is read: a run that cannot keep its rejects does not start,
         # nor one that would truncate an input, or its own output, to keep them.
         clash = would_overwrite(args.rejects, args.files, sys.stdout)
+        if not clash and (args.recursive or args.dereference_recursive) and inside(args.rejects, args.files or ["."]):
+            clash = "an input (it is in a folder read with -r)"
         if clash:
             say(f"--rejects {args.rejects}: it is also {clash}")
             return EXIT_TROUBLE
@@ -280,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Closed (its last lines written) however the run ends; a failure to
         # write them is a write error like any other.
         with rejects or contextlib.nullcontext():
-            _filter(args, spec, report, counts, rejects)
+            _filter(args, spec, report, counts, rejects, file_list)
     except BadRecord as err:  # on_error == "fail"
         report(err)
         status = EXIT_TROUBLE
@@ -295,6 +331,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TROUBLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    if args.count:
+        # What was selected, up to a stop under --on-error fail too: it is this run's output.
+        try:
+            LineBlockWriter(STDOUT_FD).write(f"{counts.records_written}\n".encode())
+        except BrokenPipeError:
+            return EXIT_PIPE_CLOSED
+        except OSError as err:
+            say(f"write error: {err.strerror or err}")
+            return EXIT_TROUBLE
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
     reporter.finish(counts.bad_records)
     if task:
         task.report_counters(counts)
@@ -312,26 +359,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     return status
 
 
+def _refused(args: argparse.Namespace) -> str:
+    """Why these options cannot run together ("" when they can): each a usage error."""
+    lists = (args.files_from or []) + (args.files0_from or [])
+    if len(lists) > 1:
+        return "one file list at most: --files-from or --files0-from, once"
+    if lists and lists[0] == STDIN and STDIN in args.files:
+        return "stdin cannot be both the file list and an input"
+    if lists and args.rejects is not None:
+        # The listed files come as the run goes, after FILE has been truncated.
+        return "--rejects cannot be used with a file list, whose files cannot be checked before it is truncated"
+    if not (args.recursive or args.dereference_recursive):
+        for name in args.files:
+            if name != STDIN and os.path.isdir(name):
+                return f"{name}: {NOT_RECURSIVE}"
+    return ""
+
+
+def _open_file_list(args: argparse.Namespace) -> Iterator[bytes | InputError] | None:
+    """The paths of --files-from or --files0-from, read as the run goes; None without either.
+
+    Raises OSError if the list cannot be opened: before any input is read.
+    """
+    if args.files_from or args.files0_from:
+        name, separator = (args.files_from[0], b"\n") if args.files_from else (args.files0_from[0], b"\0")
+        if name == STDIN:
+            if sys.stdin is None:
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+            # Nothing of stdin is read yet: its descriptor, read a block at a time as it comes.
+            return listed_paths(open(sys.stdin.fileno(), "rb", closefd=False), STDIN_NAME, separator)
+        # Left open for the run, which ends with os._exit.
+        return listed_paths(open(name, "rb"), name, separator)
+    return None
+
+
+class _Discard:
+    """The output of a -c run: the records are counted, not written; stdout is still the output."""
+
+    def write(self, data: bytes | memoryview) -> int:
+        return len(data)
+
+    def fileno(self) -> int:
+        return STDOUT_FD  # so that an input that is the output is still refused
+
+
 def _filter(args: argparse.Namespace, spec: Spec, report: Report, counts: Counts,
-            rejects: BinaryIO | None = None) -> Counts:
+            rejects: BinaryIO | None = None, file_list: Iterable[bytes | InputError] | None = None) -> Counts:
     """Run the filter as the options say: in one or more processes, with or without progress."""
     run_filter = filter_stream
     options = {"spec": spec, "on_error": args.on_error, "counts": counts, "rejects": rejects,
-               "max_messages": args.max_messages}
+               "max_messages": args.max_messages, "max_count": args.max_count}
     _keep_freed_memory()
     if args.jobs != 1:
         from .parallel import filter_parallel as run_filter  # saves start-up: only -j needs its pools
 
         options["jobs"] = args.jobs
-    out = LineBlockWriter(STDOUT_FD)
+    out = _Discard() if args.count else LineBlockWriter(STDOUT_FD)
+    recursive = args.recursive or args.dereference_recursive
+    sources: list[str] | Iterator[Listed] = args.files
+    if recursive or file_list is not None:
+        # With -r and no FILE, the working folder ("": its files named without "./"), as grep -r.
+        operands = args.files or ([""] if recursive and file_list is None else [])
+        sources = inputs(operands, recursive, args.dereference_recursive, file_list or ())
     # With stderr closed (sys.stderr is None) there is nowhere to draw the line.
     shown = sys.stderr is not None and (args.progress or (args.progress is None and sys.stderr.isatty()))
     if not shown:
-        return run_filter(args.files, out, report=report, **options)
+        return run_filter(sources, out, report=report, **options)
     from .progress import progress_line  # saves start-up: only a shown line needs tqdm
 
-    with progress_line(args.files, report, asked=args.progress) as (progress, shown_report):
-        return run_filter(args.files, out, report=shown_report, progress=progress, **options)
+    # The size of inputs that come as the run goes is not known: no ETA for them.
+    with progress_line(sources if isinstance(sources, list) else None, report, asked=args.progress) as (
+            progress, shown_report):
+        return run_filter(sources, out, report=shown_report, progress=progress, **options)
 
 
 # Freed memory a run keeps for reuse: a few chunks and their outputs, which

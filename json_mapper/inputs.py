@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
     # An input: a path, "-" for stdin, a binary file object, or a text stream whose .buffer is read.
     Source: TypeAlias = Union[Path, Readable, IO[str]]
+    # In a list of inputs, an InputError stands for one known to be unreadable
+    # before its turn (a folder that cannot be listed): reported in its turn.
+    Listed: TypeAlias = Union[Source, "InputError"]
 
     class Reader(Protocol):
         """What open_input yields and the readers here read: an io.BufferedIOBase."""
@@ -419,13 +422,19 @@ def is_path(source: object) -> TypeIs[Path]:
     return isinstance(source, (str, bytes, os.PathLike))
 
 
-def source_list(sources: Source | Iterable[Source] | None) -> list[Source]:
-    """The inputs as a list: `sources` is one (a path, "-", a file object) or several; none means stdin."""
+def source_list(sources: Source | Iterable[Listed] | None) -> Iterable[Listed]:
+    """The inputs in order: `sources` is one (a path, "-", a file object) or a list; None or [] means stdin.
+
+    Any other iterable (a file list, a folder's walk) is taken one input at a
+    time, as the run comes to it, and an empty one is no input at all.
+    """
     if sources is None:
         return [STDIN]
     if is_path(sources) or hasattr(sources, "read"):
         return [sources]  # type: ignore[list-item]  # one path or file object, not a list of them
-    return list(sources) or [STDIN]
+    if isinstance(sources, (list, tuple)):
+        return list(sources) or [STDIN]
+    return sources
 
 
 def display_name(source: Source) -> str:
@@ -463,7 +472,7 @@ def _regular_file_id(f: object) -> tuple[int, int] | None:
     return None if status is None else (status.st_dev, status.st_ino)
 
 
-def would_overwrite(path: str, sources: Source | Iterable[Source] | None, output: object) -> str:
+def would_overwrite(path: str, sources: Source | Iterable[Listed] | None, output: object) -> str:
     """What the run would destroy by creating or truncating `path`: "an input", "the output" or "" (nothing).
 
     Compares regular files by device and inode, so any spelling of the same

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 DESCRIPTION = """\
 Each input line is a JSON Lines record. A good record is one JSON object (RFC 8259, valid UTF-8) \
 whose selected fields all hold numbers whose sum, added left to right in double precision, is \
-finite. It is selected when that sum is strictly greater than the threshold, and written out \
-with the sum as its last key; every other byte of it is kept as it came in.
+finite. It is selected when that sum is strictly greater than the threshold (with -v, when it \
+is not), and written out with the sum as its last key; every other byte of it is kept as it came in.
 
 Any other line is a bad record, reported on stderr as one line, \
 jsonfilter: NAME:LINE: REASON. Blank lines are ignored. gzip, bzip2 and xz input is \
@@ -66,7 +66,7 @@ def manpage() -> str:
     lines.append(".SH EXAMPLES")
     for example in EXAMPLES:
         lines += [".PP", ".nf", roff(example), ".fi"]
-    lines += [".SH SEE ALSO", "\\fBjq\\fR(1), \\fBparallel\\fR(1);",
+    lines += [".SH SEE ALSO", "\\fBgrep\\fR(1), \\fBjq\\fR(1), \\fBparallel\\fR(1);",
               "the project's README.md for the full contract, speed figures and engines."]
     return "\n".join(lines) + "\n"
 

@@ -17,6 +17,7 @@ input size.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import math
 import mmap
@@ -45,7 +46,16 @@ from .inputs import (
     source_list,
 )
 from .record import DEFAULT_SPEC, Spec
-from .stream import ON_ERROR_MODES, Counts, WorkerDied, binary_output, chunk_filter_for, filter_stream, write_result
+from .stream import (
+    ON_ERROR_MODES,
+    Counts,
+    WorkerDied,
+    binary_output,
+    chunk_filter_for,
+    filter_stream,
+    up_to,
+    write_result,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -54,7 +64,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import TypeAlias
 
-    from .inputs import Reader, Source
+    from .inputs import Listed, Reader, Source
     from .stream import BinaryWriter, ChunkFilter, OnError, Progress, Report
 
 # What a worker gives for a piece: (bytes read, its ChunkResult, the
@@ -102,24 +112,28 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def filter_parallel(sources: Source | Iterable[Source] | None, out: BinaryWriter | TextIO, *,
+def filter_parallel(sources: Source | Iterable[Listed] | None, out: BinaryWriter | TextIO, *,
                     spec: Spec = DEFAULT_SPEC, on_error: OnError = "warn", report: Report | None = None,
                     counts: Counts | None = None, jobs: int = 0, fast: bool = True,
                     progress: Progress | None = None, rejects: BinaryWriter | None = None,
-                    max_messages: int = KEEP_BAD) -> Counts:
+                    max_messages: int = KEEP_BAD, max_count: int | None = None) -> Counts:
     """`stream.filter_stream` in `jobs` worker processes (0: one per CPU); same arguments.
 
     Writes exactly what filter_stream writes and reports the same problems.
     Raises WorkerDied if a worker process dies. `progress`, if given, is
     called with (bytes, lines) after each piece is written. Where there is
     no fork (Windows), the run is filter_stream's, in this one process.
+    With `max_count`, the run ends once the piece holding the last record
+    wanted is written: no more input is read, and the workers are stopped.
     """
     if on_error not in ON_ERROR_MODES:
         raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
     jobs = jobs or cpu_count()
-    if jobs == 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if (jobs == 1 or "fork" not in multiprocessing.get_all_start_methods()
+            or (max_count is not None and max_count <= (counts.records_written if counts else 0))):
         return filter_stream(sources, out, spec=spec, on_error=on_error, report=report, counts=counts,
-                             fast=fast, progress=progress, rejects=rejects, max_messages=max_messages)
+                             fast=fast, progress=progress, rejects=rejects, max_messages=max_messages,
+                             max_count=max_count)
     out = binary_output(out)
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
@@ -134,6 +148,8 @@ def filter_parallel(sources: Source | Iterable[Source] | None, out: BinaryWriter
     pool = _Pool(jobs, (spec, fast, ring.memory, keep))
     try:
         writer = _InOrder(out, on_error, report, counts, progress, held, rejects, max_messages)
+        if max_count is not None:
+            writer.limit = (max_count, spec, keep, ring)
         _run(pool, in_flight, sources, out, ring, held, writer, (chunk_filter_for(spec, fast), keep))
     finally:
         # However the run ends (a bad record with on_error="fail", Ctrl-C, a
@@ -145,7 +161,7 @@ def filter_parallel(sources: Source | Iterable[Source] | None, out: BinaryWriter
     return counts
 
 
-def _run(pool: _Pool, limit: int, sources: Source | Iterable[Source] | None, out: BinaryWriter, ring: _Ring,
+def _run(pool: _Pool, limit: int, sources: Source | Iterable[Listed] | None, out: BinaryWriter, ring: _Ring,
          held: dict[int, int] | None, writer: _InOrder, here: tuple[ChunkFilter, int]) -> None:
     """Hand the pieces to the workers, at most `limit` in flight, and write their results in turn.
 
@@ -162,18 +178,28 @@ def _run(pool: _Pool, limit: int, sources: Source | Iterable[Source] | None, out
     # A piece is handed out once the one `limit` places before it is
     # written: a worker's slots of output (see _Pool) and the ring's slots
     # are reused in turn, each once the piece that held it is written.
-    for piece in _pieces(sources, out, writer.sizes, ring, held, catch_up):
-        if len(in_flight) == limit:
+    try:
+        for piece in _pieces(sources, out, writer.sizes, ring, held, catch_up):
+            if len(in_flight) == limit:
+                writer.finish(*in_flight.popleft())
+            if piece.job is None:
+                outcome: _Done | _Pending | None = None
+            elif piece.job.func is _filter_bytes:  # a line longer than a slot: rare, and done here
+                outcome = _Done(piece.job(*here))
+            else:
+                outcome = pool.submit(piece.job)
+            in_flight.append((piece, outcome))
+        while in_flight:
             writer.finish(*in_flight.popleft())
-        if piece.job is None:
-            outcome: _Done | _Pending | None = None
-        elif piece.job.func is _filter_bytes:  # a line longer than a slot: rare, and done here
-            outcome = _Done(piece.job(*here))
-        else:
-            outcome = pool.submit(piece.job)
-        in_flight.append((piece, outcome))
-    while in_flight:
-        writer.finish(*in_flight.popleft())
+    except _Enough:
+        # -m: the last record wanted is written. Leaving the loop closes the
+        # input being read (the pieces' generator), and the caller stops the
+        # workers, whatever they were doing.
+        return
+
+
+class _Enough(Exception):
+    """Raised by _InOrder.finish once the records -m asks for are written."""
 
 
 class _Done:
@@ -360,6 +386,8 @@ class _InOrder:
         self.source: int | None = None  # the input being written
         self.lineno = 0  # its lines so far
         self.unreadable: int | None = None  # an input that failed part way: the rest of it is dropped
+        # -m: (the records wanted, the Spec, the bad lines to keep, the ring), for the last piece's cut
+        self.limit: tuple[int, Spec, int, _Ring] | None = None
 
     def finish(self, piece: Piece, future: _Done | _Pending | None) -> None:
         if piece.source != self.source:
@@ -376,6 +404,16 @@ class _InOrder:
             self._unreadable(piece.error)
             return
         size, result, error = future.result()
+        enough = False
+        if self.limit is not None and piece.job is not None:
+            wanted, spec, keep, ring = self.limit
+            remaining = wanted - self.counts.records_written
+            if result.selected >= remaining:
+                # The piece's lines up to the last record wanted, filtered
+                # again here from the bytes the worker had: they are still
+                # in the ring, or in the file.
+                result = up_to(remaining, result, _piece_bytes(piece.job, ring), spec, keep)
+                enough = True
         self.counts.bytes_read += size
         self.sizes.written(size, result)
         self.lineno += write_result(result, piece.name, self.lineno, self.out, self.on_error,
@@ -383,6 +421,8 @@ class _InOrder:
                                     max_messages=self.max_messages)
         if self.progress:
             self.progress(size, result.lines)
+        if enough:
+            raise _Enough
         if error:  # after the whole lines read before it, as in filter_stream
             self._unreadable(error)
 
@@ -392,7 +432,7 @@ class _InOrder:
         self.report(error)
 
 
-def _pieces(sources: Source | Iterable[Source] | None, out: BinaryWriter, sizes: _PieceSizes, ring: _Ring,
+def _pieces(sources: Source | Iterable[Listed] | None, out: BinaryWriter, sizes: _PieceSizes, ring: _Ring,
             held: dict[int, int] | None = None, idle: Idle | None = None) -> Iterator[Piece]:
     """Yield a Piece for every piece of work, in input order.
 
@@ -403,6 +443,9 @@ def _pieces(sources: Source | Iterable[Source] | None, out: BinaryWriter, sizes:
     before it.
     """
     for number, source in enumerate(source_list(sources)):
+        if isinstance(source, InputError):
+            yield Piece(number, source.name, error=source)
+            continue
         name = display_name(source)
         try:
             with open_input(source, out) as (reader, fmt):
@@ -595,6 +638,20 @@ def _start_worker(spec: Spec, fast: bool, ring_memory: mmap.mmap, keep: int = KE
     _ring = memoryview(ring_memory)
     _ring_memory = ring_memory
     _keep = keep
+
+
+def _piece_bytes(job: Job, ring: _Ring) -> bytes | memoryview:
+    """The bytes a piece's job filters, read again in this process (-m's last piece)."""
+    if job.func is _filter_slot:
+        offset, length = job.args
+        return ring.view[offset:offset + length]
+    if job.func is _filter_bytes:
+        return job.args[0]  # type: ignore[no-any-return]  # the line's bytes
+    _, fd, _, start, end = job.args  # _filter_range, on a descriptor this process holds
+    parts: list[bytes] = []
+    with contextlib.suppress(OSError):  # the worker's read error: the records wanted came before it
+        parts.extend(bytes(chunk) for chunk in _range_chunks(fd, start, end))
+    return b"".join(parts)
 
 
 def _filter_bytes(chunk: bytes, chunk_filter: ChunkFilter, keep: int) -> Outcome:

@@ -74,21 +74,24 @@ class Spec:
     what a record gets when a summed field is absent or null: "bad" (a bad
     record), "skip" (not selected, counted apart: `filter_record` gives
     SKIPPED) or "zero" (the field counts as 0). The sum field is a top-level key.
+    `invert` (-v) selects the other good records: those whose sum is not
+    greater than `threshold` (bad and skipped records stay as they are).
     """
 
     # A plain class, not a dataclass: the command builds one at every start.
-    __slots__ = ("threshold", "fields", "sum_field", "missing", "paths", "sum_key", "_steps")
+    __slots__ = ("threshold", "fields", "sum_field", "missing", "invert", "paths", "sum_key", "_steps")
     threshold: float
     fields: tuple[str, ...]
     sum_field: str
     missing: Missing
+    invert: bool
     paths: tuple[tuple[str, ...], ...]
     sum_key: bytes
     # (field name, first key, the keys after it) for each field
     _steps: tuple[tuple[str, str, tuple[str, ...]], ...]
 
     def __init__(self, threshold: float = THRESHOLD, fields: str | Iterable[str] = FIELDS,
-                 sum_field: str = SUM_FIELD, missing: Missing = "bad") -> None:
+                 sum_field: str = SUM_FIELD, missing: Missing = "bad", invert: bool = False) -> None:
         value = float(threshold)
         if not math.isfinite(value):
             raise ValueError(f"threshold must be a finite number, not {threshold!r}")
@@ -112,6 +115,7 @@ class Spec:
         setattr_(self, "fields", names)
         setattr_(self, "sum_field", sum_field)
         setattr_(self, "missing", missing)
+        setattr_(self, "invert", bool(invert))
         setattr_(self, "paths", paths)
         # The sum field's name as JSON text, ready to splice into a record.
         setattr_(self, "sum_key", json_quoted(sum_field))
@@ -120,8 +124,8 @@ class Spec:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a Spec cannot be changed (its {name!r})")
 
-    def _key(self) -> tuple[float, tuple[str, ...], str, Missing]:
-        return (self.threshold, self.fields, self.sum_field, self.missing)
+    def _key(self) -> tuple[float, tuple[str, ...], str, Missing, bool]:
+        return (self.threshold, self.fields, self.sum_field, self.missing, self.invert)
 
     def __eq__(self, other: object) -> bool:
         return self._key() == other._key() if type(other) is Spec else NotImplemented
@@ -129,11 +133,12 @@ class Spec:
     def __hash__(self) -> int:
         return hash(self._key())
 
-    def __reduce__(self) -> tuple[type[Spec], tuple[float, tuple[str, ...], str, Missing]]:
+    def __reduce__(self) -> tuple[type[Spec], tuple[float, tuple[str, ...], str, Missing, bool]]:
         return (Spec, self._key())
 
     def __repr__(self) -> str:
-        return "Spec(threshold={!r}, fields={!r}, sum_field={!r}, missing={!r})".format(*self._key())
+        inverted = ", invert=True" if self.invert else ""
+        return "Spec(threshold={!r}, fields={!r}, sum_field={!r}, missing={!r}".format(*self._key()) + inverted + ")"
 
 
 def field_path(name: str) -> tuple[str, ...]:
@@ -276,7 +281,9 @@ def filter_record(record: bytes, spec: Spec = DEFAULT_SPEC) -> bytes | None | _S
     assert total is not None  # a Spec has at least one field
     if not math.isfinite(total):
         raise BadRecord("sum is not finite")
-    if not total > spec.threshold:
+    # -v selects exactly the good records this leaves out: a sum equal to
+    # the threshold, and -0.0 against 0, are not greater, so -v selects them.
+    if (total > spec.threshold) is spec.invert:
         return None
     return with_sum(record.strip(JSON_WS), obj, total, spec)
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from typing_extensions import TypeAlias
 
     from .batch import BatchFilter
-    from .inputs import Source
+    from .inputs import Listed, Source
 
     class BinaryWriter(Protocol):
         """Where output goes: anything with .write(bytes)."""
@@ -86,10 +86,11 @@ class Counts:
         return self.bytes_read / 1e6 / self.seconds if self.seconds > 0 else 0.0
 
 
-def filter_stream(sources: Source | Iterable[Source] | None, out: BinaryWriter | TextIO, *,
+def filter_stream(sources: Source | Iterable[Listed] | None, out: BinaryWriter | TextIO, *,
                   spec: Spec = DEFAULT_SPEC, on_error: OnError = "warn", report: Report | None = None,
                   counts: Counts | None = None, fast: bool = True, progress: Progress | None = None,
-                  rejects: BinaryWriter | None = None, max_messages: int = KEEP_BAD) -> Counts:
+                  rejects: BinaryWriter | None = None, max_messages: int = KEEP_BAD,
+                  max_count: int | None = None) -> Counts:
     """Filter every source in order into `out`, and return the Counts.
 
     `sources` is one source or a list of them (an empty list means stdin):
@@ -107,7 +108,11 @@ def filter_stream(sources: Source | Iterable[Source] | None, out: BinaryWriter |
     `rejects`). `fast` picks the batched fast path (`batch.BatchFilter`),
     which writes the same bytes as the per-record loop (`fast=False`), only
     sooner. `progress`, if given, is called with (bytes, lines) after each
-    chunk is written.
+    chunk is written. With `max_count` (-m), the run stops after that many
+    selected records, as if the input ended there: no line after the last
+    of them is counted, reported or rejected, and no input after it opened.
+    A source may be an InputError, an input known to be unreadable (a folder
+    that cannot be listed): it is reported in its turn.
     """
     if on_error not in ON_ERROR_MODES:
         raise ValueError(f"on_error must be one of {ON_ERROR_MODES}, not {on_error!r}")
@@ -115,26 +120,46 @@ def filter_stream(sources: Source | Iterable[Source] | None, out: BinaryWriter |
     counts = counts if counts is not None else Counts()
     report = report or (lambda problem: None)
     chunk_filter = chunk_filter_for(spec, fast)
-    for source in source_list(sources):
-        name = display_name(source)
+    enough = max_count is not None and max_count <= counts.records_written
+    for source in (() if enough else source_list(sources)):
         lineno = 0  # lines of this input done so far: messages count per input
         try:
+            if isinstance(source, InputError):
+                raise source
+            name = display_name(source)
             # Iterate inside the `with`, so no chunk outlives the file it came from.
             with open_input(source, writer) as (reader, fmt):
                 for chunk in read_chunks(reader, name, fmt):
                     # Only the bad lines whose messages are still to come are kept.
                     keep = max_messages - counts.bad_records if on_error == "warn" else 1
                     result = chunk_filter(chunk, keep)
+                    if max_count is not None:
+                        result = up_to(max_count - counts.records_written, result, chunk, spec, keep)
+                        enough = result.selected == max_count - counts.records_written
                     counts.bytes_read += len(chunk)
                     lineno += write_result(result, name, lineno, writer, on_error, report, counts,
                                            rejects=rejects, max_messages=max_messages)
                     if progress:
                         progress(len(chunk), result.lines)
+                    if enough:
+                        break
         except InputError as err:
             counts.unreadable_inputs += 1
             report(err)
+        if enough:
+            break
     counts.seconds = time.perf_counter() - counts.started
     return counts
+
+
+def up_to(remaining: int, result: ChunkResult, chunk: bytes | memoryview, spec: Spec, keep: int) -> ChunkResult:
+    """`result`, or when it selects `remaining` records or more, the result of `chunk`'s lines up to the remaining-th.
+
+    The lines after it are not read (-m): the cut is made per record, once a run.
+    """
+    if result.selected < remaining:
+        return result
+    return filter_chunk(chunk, spec, keep, limit=remaining)
 
 
 def binary_output(out: BinaryWriter | TextIO) -> BinaryWriter:

@@ -73,11 +73,11 @@ def test_truncated_compressed_input_keeps_the_records_before_the_damage(run_json
 
 def test_an_unreadable_file_is_reported_and_the_rest_still_read(run_jsonfilter, tmp_path):
     (tmp_path / "good.json").write_bytes(GOOD)
-    (tmp_path / "folder").mkdir()
-    result = run_jsonfilter("missing.json", "folder", "good.json")
+    (tmp_path / "packed.lz4").write_bytes(b"\x04\x22\x4d\x18" + bytes(20))
+    result = run_jsonfilter("missing.json", "packed.lz4", "good.json")
     assert result.stdout == GOOD_OUT
     assert result.stderr == (b"jsonfilter: missing.json: No such file or directory\n"
-                             b"jsonfilter: folder: Is a directory\n")
+                             b"jsonfilter: packed.lz4: lz4 compressed input is not supported\n")
     assert result.returncode == 2
 
 

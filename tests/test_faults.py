@@ -256,16 +256,13 @@ def _read_fails(tmp_path):
     return "/proc/self/mem", None, "Input/output error"
 
 
-def _directory(tmp_path):
-    return str(tmp_path), None, "Is a directory"
-
-
 def _missing(tmp_path):
     return str(tmp_path / "nowhere.json"), None, "No such file or directory"
 
 
-@pytest.mark.parametrize("unreadable", [_no_permission, _read_fails, _directory, _missing],
-                         ids=["no_permission", "read_fails", "directory", "missing"])
+# A folder is not among these: without -r it is a usage error (tests/test_grep_habits.py).
+@pytest.mark.parametrize("unreadable", [_no_permission, _read_fails, _missing],
+                         ids=["no_permission", "read_fails", "missing"])
 def test_unreadable_input_is_reported_and_the_rest_still_read(cli_env, tmp_path, unreadable):
     bad, preexec, reason = unreadable(tmp_path)
     first, last = generated(3_000, seed=1), generated(3_000, seed=2)

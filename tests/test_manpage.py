@@ -82,3 +82,9 @@ def test_pip_install_puts_the_page_in_share_man_man1(tmp_path):
     assert (tmp_path / "venv" / "bin" / "jsonfilter").exists()
     installed = tmp_path / "venv" / "bin" / ".." / "share" / "man" / "man1" / "jsonfilter.1"
     assert installed.read_bytes() == PAGE.read_bytes()
+    # And the shell completion scripts, where each shell looks under share/.
+    share = tmp_path / "venv" / "share"
+    for where, committed in [("bash-completion/completions/jsonfilter", "bash/jsonfilter"),
+                             ("zsh/site-functions/_jsonfilter", "zsh/_jsonfilter"),
+                             ("fish/vendor_completions.d/jsonfilter.fish", "fish/jsonfilter.fish")]:
+        assert (share / where).read_bytes() == (ROOT / "completions" / committed).read_bytes()
