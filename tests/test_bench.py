@@ -6,6 +6,7 @@ among them), that the harness sees when an output differs from the others,
 that a jsonfilter without field paths gives a row saying so rather than a
 failed run, and that the report, its targets and the chart are written.
 """
+import importlib.util
 import os
 import re
 import subprocess
@@ -68,6 +69,9 @@ def assert_floors(table, output_bytes=None):
     assert list(table)[-2:] == list(FLOORS), table.keys()
     for name in FLOORS:
         assert float(table[name][3]) > 0, table[name]
+        if os.access("/usr/bin/time", os.X_OK):
+            # cat's own peak, not the 14 MB of the harness's Python it was started from.
+            assert int(table[name][7]) < 10, table[name]
     assert table[FLOORS[0]][-1].startswith("floor: reads ")
     assert table[FLOORS[1]][-1].startswith("floor: writes ")
     if output_bytes is not None:
@@ -246,6 +250,20 @@ def test_harness_reports_missing_tools_as_skipped(cli_env, tmp_path):
     assert "| `echo '{\"index\": 1, \"total\": 1}' \\| jq -c -f map.jq` | | | | skipped: jq not installed |" in text
     assert "start-up no slower than jq's on the same input | jq: not measured in this run | | — |" in text
     assert "DIFFERENT" not in text
+
+
+def test_the_selectivity_chart_has_a_log_scale(tmp_path, monkeypatch):
+    figure_module = require_module("matplotlib.figure")
+
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    scales = []
+    monkeypatch.setattr(figure_module.Figure, "savefig",
+                        lambda figure, *args, **kwargs: scales.extend(ax.get_yscale() for ax in figure.axes))
+    bench.chart([("lines", "selectivity", {"jq -c -f map.jq": [(0.005, 7.1), (100, 18.2)],
+                                           "jsonfilter FILES": [(0.005, 0.19), (100, 0.42)]})], tmp_path / "c.png")
+    assert scales == ["log"]
 
 
 def test_harness_rejects_an_unknown_section(tmp_path):
