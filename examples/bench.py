@@ -309,9 +309,9 @@ class Reference:
         return f"DIFFERENT ({count:,} records, reference {ref_count:,})"
 
 
-def race(variants, dataset, work, runs, threshold, jq_program, expected=None, baseline_runs=None, floors=True):
+def race(variants, dataset, work, runs, threshold, jq_program, expected=None, baseline_runs=None):
     """Run each variant `runs` times (a baseline `baseline_runs` times) on `dataset` at `threshold`;
-    check outputs against the first one. Then, with `floors`, the two floors, `runs` times each:
+    check outputs against the first one. Then the two floors, `runs` times each:
     reading the files (READ_FLOOR) and writing a file of the output's size (WRITE_FLOOR, a copy of
     the first jsonfilter row's output, or the reference).
 
@@ -359,7 +359,7 @@ def race(variants, dataset, work, runs, threshold, jq_program, expected=None, ba
                 written = out.rename(work / "written.json")
         print(f"  {variant.name}: median {result.median:.2f} s, {result.check}", file=sys.stderr)
     written = written or (reference.path if reference else None)
-    if floors and written is not None:
+    if written is not None:
         for name, command, what in (
                 (READ_FLOOR, f"cat {files} > /dev/null", f"reads {size_of(dataset) / 1e6:,.0f} MB"),
                 (WRITE_FLOOR, f"cat {shlex.quote(str(written))}",
@@ -675,6 +675,7 @@ def compute_targets(runs, start, rss_rows, scale_lines):
                 t.ratio("#10", f"{at}: `cat FILES | jsonfilter` <= 1.2x `jsonfilter FILES`",
                         (f"`cat | jsonfilter` at {th:g}", median(section, th, "cat FILES | jsonfilter")),
                         files, 1.2)
+
     def best_peer(section, threshold):
         """(label, seconds) of the fastest peer at `threshold`."""
         timed = [(median(section, threshold, name), name) for name in PEERS]
