@@ -8,11 +8,13 @@ several times, checks each output against the section's first one (same
 bytes, or the same records with the same values), and writes a Markdown
 report (examples/bench.md) with the targets of the open speed issues checked
 on its own figures, and a chart (examples/bench.png). Variants whose program
-or Python package is missing are reported as skipped. Needs the `bench`
-extra (pip install -e '.[bench]') for DuckDB and the chart, and GNU Parallel
-and jq for their rows. The whole run takes about 6 minutes on 2 cores and
-says at the end how long it took; smaller or partial runs: --lines, --runs,
---sections, --thresholds.
+or Python package is missing are reported as skipped. Each table ends with
+two floors, what the hardware does: `cat FILES > /dev/null`, and `cat` of a
+file of the output's size into a new file. Needs the `bench` extra
+(pip install -e '.[bench]') for the peers (DuckDB, Polars, chDB, DataFusion)
+and the chart, and GNU Parallel and jq for their rows. The whole run takes
+about 8 minutes on 2 cores and says at the end how long it took; smaller or
+partial runs: --lines, --runs, --sections, --thresholds.
 """
 import argparse
 import compileall
@@ -48,37 +50,84 @@ STARTUP_INPUT = b'{"index": 1, "total": 1}\n'
 RSS_LIMIT_MB = 64
 
 # Runs one command in a fresh process, so that its peak memory (the largest
-# process it started) is not mixed up with any other run's.
+# process it started) is not mixed up with any other run's. A process's peak
+# RSS counts that of the process it was forked from, up to its exec: under
+# GNU time, where there is one, that is time's own 2 MB rather than this
+# Python's 14 MB (time starts in about a millisecond).
 MEASURE = r"""
-import resource, subprocess, sys, time
+import os, resource, subprocess, sys, tempfile, time
 command, out = sys.argv[1], sys.argv[2]
-with open(out, "wb") as f:
+timer = "/usr/bin/time"
+with open(out, "wb") as f, tempfile.NamedTemporaryFile("r") as peak:
+    argv = ["bash", "-c", command]
+    if os.access(timer, os.X_OK):
+        argv = [timer, "-f", "%M", "-o", peak.name, *argv]
     start = time.perf_counter()
-    status = subprocess.run(["bash", "-c", command], stdout=f, stdin=subprocess.DEVNULL).returncode
+    status = subprocess.run(argv, stdout=f, stdin=subprocess.DEVNULL).returncode
     seconds = time.perf_counter() - start
+    said = peak.read().split()  # time says why a command failed before its figure
 used = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(status, seconds, used.ru_maxrss, used.ru_utime, used.ru_stime)
+rss = int(said[-1]) if said and said[-1].isdigit() else used.ru_maxrss
+print(status, seconds, rss, used.ru_utime, used.ru_stime)
 """
 
-# DuckDB as the peer: files, threshold, the SQL sum (nested JSON objects are structs: http.latency_ms).
+# The peers, the engines a user would pick for JSON Lines: each reads the
+# data set's files, adds up the fields (comma-separated; nested ones as
+# http.latency_ms, a struct's field) and writes each record above the
+# threshold, with the sum as sum_val, as JSON Lines. Arguments: the files (a
+# glob; DataFusion: their folder), the threshold, the fields (and for
+# DataFusion, which writes files only through its object store, the output).
 DUCKDB = r"""
 import sys, duckdb
-files, threshold, total = sys.argv[1], float(sys.argv[2]), sys.argv[3]
-duckdb.sql('''COPY (SELECT *, %s AS sum_val FROM read_ndjson('%s')
-                     WHERE %s > %r) TO '/dev/stdout' (FORMAT JSON)''' % (total, files, total, threshold))
+files, threshold, fields = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(",")
+total = " + ".join(".".join(f'"{key}"' for key in field.split(".")) for field in fields)
+duckdb.sql(f'''COPY (SELECT *, {total} AS sum_val FROM read_ndjson('{files}')
+                      WHERE {total} > {threshold!r}) TO '/dev/stdout' (FORMAT JSON)''')
 """
-BLOG_SUM = '"index" + total'
+POLARS = r"""
+import sys, polars as pl
+files, threshold, fields = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(",")
+def column(field):
+    first, *rest = field.split(".")
+    value = pl.col(first)
+    for key in rest:
+        value = value.struct.field(key)
+    return value
+total = sum((column(field) for field in fields[1:]), column(fields[0]))
+(pl.scan_ndjson(files).with_columns(total.alias("sum_val")).filter(pl.col("sum_val") > threshold)
+   .sink_ndjson("/dev/stdout"))
+"""
+CHDB = r"""
+import sys, chdb
+files, threshold, fields = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(",")
+total = " + ".join(".".join(f"`{key}`" for key in field.split(".")) for field in fields)
+chdb.query(f"SELECT *, {total} AS sum_val FROM file('{files}', JSONEachRow) WHERE sum_val > {threshold!r} "
+           "INTO OUTFILE '/dev/stdout' APPEND FORMAT JSONEachRow")
+"""
+DATAFUSION = r"""
+import sys, datafusion
+folder, threshold, fields, out = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(","), sys.argv[4]
+context = datafusion.SessionContext()
+context.register_json("records", folder, file_extension=".json")
+total = " + ".join(f'"{field.split(".")[0]}"' + "".join(f"['{key}']" for key in field.split(".")[1:])
+                   for field in fields)
+context.sql(f"SELECT *, {total} AS sum_val FROM records WHERE {total} > {threshold!r}").write_json(out)
+"""
+BLOG_FIELDS = "index,total"
+PEERS = ("DuckDB read_ndjson", "Polars scan_ndjson", "chDB file(JSONEachRow)", "DataFusion register_json")
+READ_FLOOR, WRITE_FLOOR = "read floor: cat FILES > /dev/null", "write floor: cat OUTPUT > new file"
 
 
 @dataclass
 class Variant:
     name: str
-    command: str  # bash, with {files}, {data}, {th} and {jq} filled in by race()
+    command: str  # bash, with {files}, {data}, {th}, {jq} and {out} (the output file) filled in by race()
     needs: tuple = ()  # programs on PATH or "py:module"
-    lossless: bool = True  # whole records comparable (DuckDB adds nulls for absent keys, drops key order)
+    lossless: bool = True  # whole records comparable (the peers add nulls for absent keys, drop key order)
     at: tuple = ()  # thresholds it runs at in the selectivity series (none: every one)
     paths: bool = False  # uses field paths, which an older jsonfilter rejects
     baseline: bool = False  # a slow baseline (20 to 40 times slower): timed --baseline-runs times
+    floor: str = ""  # a floor (what the hardware does): what it reads or writes, for its row; not checked
 
 
 @dataclass
@@ -113,20 +162,29 @@ def series_variants(jf, python):
         Variant("jq -c -f map.jq", "cat {files} | jq -c -f {jq}", ("jq",), at=(1.99, 0.0), baseline=True),
         Variant("parallel --pipe + jq", "cat {files} | parallel --pipe 'jq -c -f {jq}'", ("parallel", "jq"),
                 at=(1.99,), baseline=True),
-        duckdb_variant("DuckDB read_ndjson", python, BLOG_SUM),
+        *peer_variants(python, BLOG_FIELDS),
     ]
 
 
-def duckdb_variant(name, python, total):
-    return Variant(name, f"{python} -c {shlex.quote(DUCKDB)} '{{data}}/*.json' {{th}} {shlex.quote(total)}",
-                   ("py:duckdb",), lossless=False)
+def peer_variants(python, fields, suffix=""):
+    """DuckDB, Polars, chDB and DataFusion adding up `fields`; `suffix` is added to their names."""
+    def peer(name, script, module, *args):
+        # The command is formatted by race(): the script's own braces are doubled.
+        quoted = shlex.quote(script).replace("{", "{{").replace("}", "}}")
+        return Variant(name + suffix, f"{python} -c {quoted} {' '.join(args)} {shlex.quote(fields)}"
+                       + (" {out}" if module == "datafusion" else ""), (f"py:{module}",), lossless=False)
+
+    return [peer(PEERS[0], DUCKDB, "duckdb", "'{data}/*.json'", "{th}"),
+            peer(PEERS[1], POLARS, "polars", "'{data}/*.json'", "{th}"),
+            peer(PEERS[2], CHDB, "chdb", "'{data}/*.json'", "{th}"),
+            peer(PEERS[3], DATAFUSION, "datafusion", "{data}", "{th}")]
 
 
 # The columns of the selectivity summary, and of the wide section.
 SERIES_CORE = ("cat FILES | jsonfilter", "jsonfilter FILES", "jsonfilter -j 0 FILES",
-               "cat FILES | jsonfilter -j 0", "DuckDB read_ndjson", "jq -c -f map.jq")
+               "cat FILES | jsonfilter -j 0", *PEERS, "jq -c -f map.jq", READ_FLOOR, WRITE_FLOOR)
 WIDE_VARIANTS = ("blog mapper (Python json, one line at a time)", "cat FILES | jsonfilter", "jsonfilter FILES",
-                 "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0", "jq -c -f map.jq", "DuckDB read_ndjson")
+                 "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0", "jq -c -f map.jq", *PEERS)
 
 
 def scaling_variants(jf):
@@ -138,7 +196,7 @@ def nested_variants(jf, python):
     return [Variant(f"jsonfilter -f {TOP_FIELDS} FILES (top-level)", f"{jf} -f {TOP_FIELDS} -t {{th}} {{files}}"),
             Variant(f"jsonfilter -f {NESTED_FIELDS} FILES (nested)", f"{jf} -f {NESTED_FIELDS} -t {{th}} {{files}}",
                     paths=True),
-            duckdb_variant("DuckDB read_ndjson, http.latency_ms + db.ms", python, "http.latency_ms + db.ms")]
+            *peer_variants(python, NESTED_FIELDS, f", {NESTED_FIELDS.replace(',', ' + ')}")]
 
 
 def small_variants(jf):
@@ -253,21 +311,25 @@ class Reference:
 
 def race(variants, dataset, work, runs, threshold, jq_program, expected=None, baseline_runs=None):
     """Run each variant `runs` times (a baseline `baseline_runs` times) on `dataset` at `threshold`;
-    check outputs against the first one.
+    check outputs against the first one. Then the two floors, `runs` times each:
+    reading the files (READ_FLOOR) and writing a file of the output's size (WRITE_FLOOR, a copy of
+    the first jsonfilter row's output, or the reference).
 
     `expected`: the number of records the generator says the data set has above the threshold.
     """
     files = " ".join(shlex.quote(str(p)) for p in sorted(dataset.glob("*.json")))
     results = []
     reference = None
+    out = work / "out.json"
+    written = None  # the output the write floor copies
     for variant in variants:
         result = Result(variant)
         results.append(result)
         result.skipped = missing(variant.needs)
         if result.skipped:
             continue
-        command = variant.command.format(files=files, data=dataset, th=threshold, jq=jq_program)
-        out = work / "out.json"
+        command = variant.command.format(files=files, data=dataset, th=threshold, jq=jq_program,
+                                         out=shlex.quote(str(out)))
         for _ in range(baseline_runs if variant.baseline and baseline_runs else runs):
             status, seconds, rss, stderr, cpu = measure(command, out)
             if status != 0:
@@ -289,10 +351,40 @@ def race(variants, dataset, work, runs, threshold, jq_program, expected=None, ba
             if expected is not None:
                 result.check += (", as the generator predicts" if expected == reference.lines
                                  else f", DIFFERENT from the generator's {expected:,}")
+            if "jsonfilter" in variant.name:
+                written = reference.path
         else:
             result.check = reference.check(out, variant.lossless)
+            if written is None and "jsonfilter" in variant.name:
+                written = out.rename(work / "written.json")
         print(f"  {variant.name}: median {result.median:.2f} s, {result.check}", file=sys.stderr)
+    written = written or (reference.path if reference else None)
+    if written is not None:
+        for name, command, what in (
+                (READ_FLOOR, f"cat {files} > /dev/null", f"reads {size_of(dataset) / 1e6:,.0f} MB"),
+                (WRITE_FLOOR, f"cat {shlex.quote(str(written))}",
+                 f"writes {written.stat().st_size / 1e6:,.0f} MB, the size of the output")):
+            result = Result(Variant(name, command, floor=what))
+            for _ in range(runs):
+                seconds, rss = measured(command, out)
+                result.seconds.append(seconds)
+                result.rss_kb = max(result.rss_kb, rss)
+            result.check = f"floor: {what}"
+            results.append(result)
+            print(f"  {name}: median {result.median:.3f} s", file=sys.stderr)
     return results
+
+
+def line_count(dataset, counted={}):  # noqa: B006 (a cache, by folder)
+    """The lines of the data set's files (counted once per folder)."""
+    if dataset not in counted:
+        total = 0
+        for path in dataset.glob("*.json"):
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    total += chunk.count(b"\n")
+        counted[dataset] = total
+    return counted[dataset]
 
 
 def generator_count(files, lines, threshold):
@@ -310,18 +402,88 @@ def cell(command):
     return "`" + escaped(command) + "`"
 
 
-def table(results, size_bytes):
-    timed = [r for r in results if r.seconds]
+def table(results, size_bytes, lines=None):
+    """The Markdown table of a race; `lines`: the input's lines, for ns/line (the median run's time a line)."""
+    timed = [r for r in results if r.seconds and not r.variant.floor]
     fastest = min(r.median for r in timed) if timed else 1
-    rows = ["| variant | runs | min s | median s | x fastest | MB/s | peak RSS MB | output |",
-            "|---|---:|---:|---:|---:|---:|---:|---|"]
+    rows = ["| variant | runs | min s | median s | x fastest | MB/s | ns/line | peak RSS MB | output |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         if r.skipped:
-            rows.append(f"| {escaped(r.variant.name)} | | | | | | | skipped: {escaped(r.skipped)} |")
+            rows.append(f"| {escaped(r.variant.name)} | | | | | | | | skipped: {escaped(r.skipped)} |")
             continue
-        rows.append(f"| {escaped(r.variant.name)} | {len(r.seconds)} | {min(r.seconds):.2f} | {r.median:.2f} | "
-                    f"{r.median / fastest:.1f} | {size_bytes / 1e6 / r.median:.0f} | {r.rss_kb / 1024:.0f} | "
-                    f"{r.check} |")
+        per_line = f"{r.median / lines * 1e9:.0f}" if lines else ""
+        # Floors take a few hundredths of a second: three decimals.
+        digits = 3 if r.variant.floor else 2
+        rows.append(f"| {escaped(r.variant.name)} | {len(r.seconds)} | {min(r.seconds):.{digits}f} | "
+                    f"{r.median:.{digits}f} | {r.median / fastest:.1f} | {size_bytes / 1e6 / r.median:.0f} | "
+                    f"{per_line} | {r.rss_kb / 1024:.0f} | {r.check} |")
+    return "\n".join(rows)
+
+
+def selectivity_summary(summary):
+    """The selectivity series, a row per command: its median at each threshold, and its peak RSS."""
+    thresholds = list(summary)
+    rows = ["| command | " + " | ".join(f"{th:g} ({share:.3g}%)" for th, (share, _) in summary.items())
+            + " | peak RSS MB |", "|---|" + "---:|" * (len(thresholds) + 1)]
+    for name in SERIES_CORE:
+        timed = [by_name[name] for _, by_name in summary.values() if name in by_name and by_name[name].seconds]
+        if not timed:
+            continue
+        cells = []
+        for _, by_name in summary.values():
+            r = by_name.get(name)
+            cells.append(f"{r.median:.{3 if r.variant.floor else 2}f}" if r and r.seconds else "")
+        peaks = sorted(r.rss_kb / 1024 for r in timed)
+        peak = f"{peaks[0]:.0f}" if round(peaks[0]) == round(peaks[-1]) else f"{peaks[0]:.0f}-{peaks[-1]:.0f}"
+        rows.append(f"| {cell(name)} | " + " | ".join(cells) + f" | {peak} |")
+    return "\n".join(rows)
+
+
+# Times the tree's native scanner alone: the data's chunks read into memory
+# first, then BatchFilter over them, as the command calls it, at each
+# threshold (a first pass unrecorded). Prints "threshold seconds" lines, or
+# "none" without the native scanner.
+SCANNER = r"""
+import statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+from json_mapper import batch
+from json_mapper.inputs import open_input, read_chunks
+from json_mapper.record import Spec
+files, thresholds, runs = sys.argv[2].split("\n"), [float(th) for th in sys.argv[3].split(",")], int(sys.argv[4])
+if not batch.native():
+    print("none")
+    sys.exit()
+chunks = []
+for name in files:
+    with open_input(name) as (reader, fmt):
+        chunks.extend(bytes(chunk) for chunk in read_chunks(reader, name, fmt))
+for threshold in thresholds:
+    scan = batch.BatchFilter(Spec(threshold=threshold))
+    times = []
+    for _ in range(runs + 1):
+        start = time.perf_counter()
+        for chunk in chunks:
+            scan(chunk)
+        times.append(time.perf_counter() - start)
+    print(threshold, statistics.median(times[1:]))
+"""
+
+
+def scanner_rows(dataset, thresholds, runs, lines):
+    """The table of the native scanner's time alone, a row per threshold."""
+    files = "\n".join(str(p) for p in sorted(dataset.glob("*.json")))
+    done = subprocess.run([sys.executable, "-c", SCANNER, str(ROOT), files, ",".join(map(repr, thresholds)),
+                           str(runs)], capture_output=True, text=True, check=True)
+    if done.stdout.strip() == "none":
+        return "Skipped: the native scanner is not built in this tree."
+    size = size_of(dataset)
+    rows = ["| threshold | lines | median s | ns/line | MB/s |", "|---:|---:|---:|---:|---:|"]
+    for line in done.stdout.split("\n"):
+        if line.strip():
+            threshold, seconds = map(float, line.split())
+            rows.append(f"| {threshold:g} | {lines:,} | {seconds:.3f} | {seconds / lines * 1e9:.1f} | "
+                        f"{size / 1e6 / seconds:.0f} |")
     return "\n".join(rows)
 
 
@@ -485,6 +647,11 @@ class Targets:
         return "\n".join(self.rows)
 
 
+def three(a, b):
+    """'a s / b s' with three decimals, for targets against a floor; '' if either is missing."""
+    return f"{a:.3f} s / {b:.3f} s" if a and b else ""
+
+
 def compute_targets(runs, start, rss_rows, scale_lines):
     """`runs`: {(section, threshold): results}; `start`: start-up medians; `rss_rows`: [(name, peak KB)]."""
     t = Targets()
@@ -508,6 +675,34 @@ def compute_targets(runs, start, rss_rows, scale_lines):
                 t.ratio("#10", f"{at}: `cat FILES | jsonfilter` <= 1.2x `jsonfilter FILES`",
                         (f"`cat | jsonfilter` at {th:g}", median(section, th, "cat FILES | jsonfilter")),
                         files, 1.2)
+
+    def best_peer(section, threshold):
+        """(label, seconds) of the fastest peer at `threshold`."""
+        timed = [(median(section, threshold, name), name) for name in PEERS]
+        timed = [(seconds, name) for seconds, name in timed if seconds is not None]
+        if not timed:
+            return ("the peers", None)
+        seconds, name = min(timed)
+        return (name, seconds)
+
+    floor = (READ_FLOOR, median("series", 1.99, READ_FLOOR))
+    t.ratio("#20", "blog data, threshold 1.99: `jsonfilter FILES` <= 3x the read floor (`cat FILES > /dev/null`)",
+            ("`jsonfilter FILES` at 1.99", median("series", 1.99, "jsonfilter FILES")), floor, 3.0,
+            what=three(median("series", 1.99, "jsonfilter FILES"), floor[1]))
+    floor = (WRITE_FLOOR, median("series", 0.0, WRITE_FLOOR))
+    t.ratio("#20", "blog data, threshold 0: `jsonfilter FILES` into a new file <= 3x the write floor (`cat` of a "
+            "file of the output's size into a new file)",
+            ("`jsonfilter FILES` at 0", median("series", 0.0, "jsonfilter FILES")), floor, 3.0,
+            what=three(median("series", 0.0, "jsonfilter FILES"), floor[1]))
+    for section, thresholds, label in (("series", (1.99, 1.0, 0.0), "blog data"),
+                                       ("wide", (WIDE_THRESHOLD,), "wide records")):
+        for th in thresholds:
+            peer = best_peer(section, th)
+            at = f"{label}, threshold {th:g}"
+            for name, limit in (("jsonfilter FILES", 0.5), ("jsonfilter -j 0 FILES", 0.3)):
+                ours = median(section, th, name)
+                t.ratio("#20", f"{at}: `{name}` <= {limit}x the best peer", (f"`{name}` at {th:g}", ours), peer,
+                        limit, what=f"{ours:.2f} s / {peer[1]:.2f} s ({peer[0]})" if ours and peer[1] else "")
     for th in (1.99, 0.0):
         t.ratio("#10", f"{scale_lines / 1e6:g}M lines, threshold {th:g}: `-j 2` >= 1.8x faster than `-j 1`",
                 (f"`-j 1` at {th:g}", median("scaling", th, "jsonfilter -j 1 FILES")),
@@ -558,19 +753,24 @@ def chart(panels, path):
     for ax, (kind, title, data) in zip(axes[:, 0], panels):
         ax.set_title(title, fontsize=10)
         if kind == "lines":
+            ax.set_prop_cycle(color=plt.cm.tab20.colors)  # a color for each of up to 20 lines
             for name, points in data.items():
-                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
-                        linestyle="-" if "jsonfilter" in name else "--")
+                if points:
+                    ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
+                            linestyle="-" if "jsonfilter" in name else ":" if "floor" in name else "--")
             ax.set_xlabel("share of the records selected (%)")
-            ax.set_ylabel("seconds (median)")
-            ax.legend(fontsize=7)
+            # A log scale: jq, 20 to 60 times slower, would flatten every other line.
+            ax.set_yscale("log")
+            ax.set_ylabel("seconds (median, log scale)")
+            ax.legend(fontsize=7, ncol=2)
             continue
         timed = [r for r in data if r.seconds][::-1]
         medians = [r.median for r in timed]
-        colors = ["tab:blue" if "jsonfilter" in r.variant.name else "tab:gray" for r in timed]
+        colors = ["tab:green" if r.variant.floor else "tab:blue" if "jsonfilter" in r.variant.name else "tab:gray"
+                  for r in timed]
         ax.barh([r.variant.name for r in timed], medians, color=colors)
         for y, value in enumerate(medians):
-            ax.text(value, y, f" {value:.2f} s", va="center", fontsize=8)
+            ax.text(value, y, f" {value:.{3 if value < 0.1 else 2}f} s", va="center", fontsize=8)
         ax.set_xlabel("seconds (median of runs; lower is better)")
         ax.set_xlim(0, max(medians or [1]) * 1.2)
         ax.tick_params(axis="y", labelsize=8)
@@ -651,7 +851,9 @@ def main(argv=None):
            f"{args.runs} runs of each variant ({args.baseline_runs} of the slow baselines: the blog mapper and jq "
            f"over whole files); ratios and MB/s from the median run. "
            f"Every output is checked against its table's first row: the same bytes, or the same records "
-           f"with the same values in any order (DuckDB's: the same index, total and sum_val)."]
+           f"with the same values in any order (the peers': the same index, total and sum_val). "
+           f"Each table ends with its two floors, `cat FILES > /dev/null` and `cat` of a file of the output's "
+           f"size into a new file; ns/line is the median run's time a line of input."]
     runs = {}  # (section, threshold): results
     panels = []
     rss_rows = []  # (row, peak KB) of every jsonfilter run, for the memory target
@@ -682,6 +884,7 @@ def main(argv=None):
             out += ["", f"## The blog's data at four selectivities: {args.files} files x {args.lines:,} lines "
                         f"({size / 1e6:.0f} MB)"]
             summary = {}
+            lines = line_count(blog)
             for th in args.thresholds:
                 print(f"blog data, threshold {th:g}", file=sys.stderr)
                 expected = generator_count(args.files, args.lines, th)
@@ -691,13 +894,13 @@ def main(argv=None):
                 share = 100 * expected / total if total else 0
                 summary[th] = (share, {r.variant.name: r for r in results})
                 out += ["", f"### Threshold {th:g} ({expected:,} records selected, {share:.3g}%)", "",
-                        table(results, size)]
-            rows = ["| threshold | selected | " + " | ".join(cell(name) for name in SERIES_CORE) + " |",
-                    "|---:|---:|" + "---:|" * len(SERIES_CORE)]
-            for th, (share, by_name) in summary.items():
-                cells = [f"{by_name[n].median:.2f}" if n in by_name and by_name[n].seconds else "" for n in SERIES_CORE]
-                rows.append(f"| {th:g} | {share:.3g}% | " + " | ".join(cells) + " |")
-            out += ["", "### Selectivity summary (median s)", "", "\n".join(rows)]
+                        table(results, size, lines)]
+            out += ["", "### Selectivity summary (median s)", "", selectivity_summary(summary)]
+            print("the native scanner alone", file=sys.stderr)
+            out += ["", "### The native scanner alone", "",
+                    "This tree's scanner (`BatchFilter`, as the command calls it) over the data's chunks, read into "
+                    "memory first: no reads, no writes, no start-up. Median of the runs.", "",
+                    scanner_rows(blog, args.thresholds, args.runs, lines)]
             if ("series", 1.99) in runs:
                 panels.append(("bars", "The blog's data, threshold 1.99 (the blog's race)", runs["series", 1.99]))
             panels.append(("lines", "The blog's data at four selectivities", {
@@ -714,9 +917,9 @@ def main(argv=None):
                 results = race(scaling_variants(jf), data, work, args.runs, th, None,
                                generator_count(args.files, per_file, th))
                 record("scaling", th, results)
-                one, two = (r.median if r.seconds else None for r in results)
+                one, two = (r.median if r.seconds else None for r in results[:2])
                 gain = f": `-j 1` / `-j 2` = {one / two:.2f}x" if one and two else ""
-                out += ["", f"### Threshold {th:g}{gain}", "", table(results, size_of(data)), "",
+                out += ["", f"### Threshold {th:g}{gain}", "", table(results, size_of(data), line_count(data)), "",
                         "CPU seconds of each run, user + system (all processes):", ""]
                 out += [f"- {r.variant.name}: " + ", ".join(f"{user:.2f} + {system:.2f}" for user, system in r.cpu)
                         for r in results if r.cpu]
@@ -735,7 +938,7 @@ def main(argv=None):
                            baseline_runs=args.baseline_runs)
             record("wide", WIDE_THRESHOLD, results)
             out += ["", f"## Wide log-like records: {about}, threshold {WIDE_THRESHOLD:g} (selects about half)",
-                    "", table(results, wide_size)]
+                    "", table(results, wide_size, line_count(wide))]
             panels.append(("bars", "Wide log-like records, threshold 1.0", results))
         if "nested" in args.sections:
             print("nested fields", file=sys.stderr)
@@ -743,7 +946,7 @@ def main(argv=None):
             record("nested", NESTED_THRESHOLD, results)
             out += ["", f"## Nested fields: the wide records, `-f {NESTED_FIELDS}` against the same values at "
                         f"the top level (`-f {TOP_FIELDS}`), threshold {NESTED_THRESHOLD:g}", "",
-                    table(results, wide_size)]
+                    table(results, wide_size, line_count(wide))]
 
         if "small" in args.sections:
             small = work / "small"
@@ -753,7 +956,8 @@ def main(argv=None):
                            generator_count(args.small_files, args.small_lines, 1.99))
             record("small", 1.99, results)
             out += ["", f"## Many small files: {args.small_files} files x {args.small_lines:,} lines "
-                        f"({size_of(small) / 1e6:.0f} MB), threshold 1.99", "", table(results, size_of(small))]
+                        f"({size_of(small) / 1e6:.0f} MB), threshold 1.99", "",
+                    table(results, size_of(small), line_count(small))]
             panels.append(("bars", f"{args.small_files} small files", results))
             shutil.rmtree(small)
 
@@ -768,7 +972,8 @@ def main(argv=None):
         if "sizes" in args.sections:
             sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
             rows = ["| lines | MB | `jsonfilter FILES` s | s per M lines | `jsonfilter -j 0 FILES` s | "
-                    "s per M lines | peak RSS MB | output |", "|---:|---:|---:|---:|---:|---:|---:|---|"]
+                    "s per M lines | `cat FILES > /dev/null` s | peak RSS MB | output |",
+                    "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
             for total in sizes:
                 folder = blog_data(4, total // 4)
                 files = " ".join(str(p) for p in sorted(folder.glob("*.json")))
@@ -778,11 +983,13 @@ def main(argv=None):
                 check = "same bytes" if fingerprint(work / "out.json") == first else "DIFFERENT"
                 if check == "DIFFERENT":
                     failed.append(f"sizes: {total:,} lines, -j 0")
+                _, floor, _ = best_of(f"cat {files} > /dev/null", args.runs, work)
                 rss_rows.extend([(f"sizes: {total:,} lines, jsonfilter FILES", rss1),
                                  (f"sizes: {total:,} lines, jsonfilter -j 0 FILES", rss2)])
                 rows.append(f"| {total:,} | {size_of(folder) / 1e6:.0f} | {one:.2f} | {one / total * 1e6:.2f} "
-                            f"| {many:.2f} | {many / total * 1e6:.2f} | {max(rss1, rss2) / 1024:.0f} | {check} |")
-                print(f"  size {total:,}: {one:.2f} s, -j 0 {many:.2f} s", file=sys.stderr)
+                            f"| {many:.2f} | {many / total * 1e6:.2f} | {floor:.3f} | {max(rss1, rss2) / 1024:.0f} "
+                            f"| {check} |")
+                print(f"  size {total:,}: {one:.2f} s, -j 0 {many:.2f} s, cat {floor:.3f} s", file=sys.stderr)
             if sizes:
                 out += ["", "## Size series (4 files, threshold 1.99, median s)", "", "\n".join(rows)]
 

@@ -34,6 +34,7 @@ from .chunk import KEEP_BAD, ChunkResult, joined
 from .inputs import (
     BOM,
     CHUNK_SIZE,
+    FILE_CHUNK_SIZE,
     STDIN,
     InputError,
     direct,
@@ -696,26 +697,32 @@ def _range_chunks(fd: int, start: int, end: int | None) -> Iterator[memoryview]:
     A line belongs to the range it starts in: the tail of a line that
     started before `start` is skipped, and the last line is read past `end`
     to its newline. A BOM at the start of the file is dropped. Each chunk is
-    a view of one read, up to its last whole line; the next read starts
-    after it. Raises OSError on a read error, after the chunks read before it.
+    a view of one read into one reused buffer (as inputs.file_chunks reads
+    plain files), up to its last whole line, good until the next chunk is
+    asked for; the next read starts after it. Raises OSError on a read
+    error, after the chunks read before it.
     """
     at = _line_start(fd, start)
     if at == 0 and os.pread(fd, len(BOM), 0) == BOM:
         at = len(BOM)
         if end is not None:  # the first line is still this range's, wherever the range ends
             end = max(end, at + 1)
+    buffer = bytearray(FILE_CHUNK_SIZE)
+    view = memoryview(buffer)
     while end is None or at < end:
-        data = os.pread(fd, CHUNK_SIZE, at)
-        if not data:
+        got = os.preadv(fd, [view], at)
+        if not got:
             return
         cut = 0
-        if end is not None and end - at <= len(data):  # up to the end of the line at end - 1
-            cut = data.find(b"\n", end - at - 1) + 1
-        cut = cut or data.rfind(b"\n") + 1
+        if end is not None and end - at <= got:  # up to the end of the line at end - 1
+            cut = buffer.find(b"\n", end - at - 1, got) + 1
+        cut = cut or buffer.rfind(b"\n", 0, got) + 1
         if not cut:  # a line longer than a read, or the file's last line, without a newline
-            data += _to_line_end(fd, at + len(data))
-            cut = len(data)
-        yield memoryview(data)[:cut]
+            line = bytes(view[:got]) + _to_line_end(fd, at + got)
+            yield memoryview(line)
+            at += len(line)
+            continue
+        yield view[:cut]
         at += cut
 
 

@@ -1,11 +1,12 @@
 """The benchmark harness and the demo script, on tiny data, so that they cannot rot.
 
 Timings are not checked (the harness is not a timed test); what is checked is
-that every section and variant runs, that the harness sees when an output
-differs from the others, that a jsonfilter without field paths gives a row
-saying so rather than a failed run, and that the report, its targets and the
-chart are written.
+that every section and variant runs (the four peers and the two floors
+among them), that the harness sees when an output differs from the others,
+that a jsonfilter without field paths gives a row saying so rather than a
+failed run, and that the report, its targets and the chart are written.
 """
+import importlib.util
 import os
 import re
 import subprocess
@@ -17,6 +18,8 @@ from conftest import ROOT, require, require_module
 from json_mapper import datagen
 
 BENCH = ROOT / "examples" / "bench.py"
+PEERS = ("DuckDB read_ndjson", "Polars scan_ndjson", "chDB file(JSONEachRow)", "DataFusion register_json")
+FLOORS = ("read floor: cat FILES > /dev/null", "write floor: cat OUTPUT > new file")
 TINY = ["--runs", "1", "--startup-runs", "3", "--small-files", "6", "--small-lines", "500"]
 
 
@@ -56,10 +59,29 @@ def jsonfilter_wrapper(tmp_path, env, body):
     return str(wrapper)
 
 
+def require_peers():
+    for module in ("duckdb", "polars", "chdb", "datafusion"):
+        require_module(module)
+
+
+def assert_floors(table, output_bytes=None):
+    """The table's last two rows are its floors, timed; the write floor's file is the output's size."""
+    assert list(table)[-2:] == list(FLOORS), table.keys()
+    for name in FLOORS:
+        assert float(table[name][3]) > 0, table[name]
+        if os.access("/usr/bin/time", os.X_OK):
+            # cat's own peak, not the 14 MB of the harness's Python it was started from.
+            assert int(table[name][7]) < 10, table[name]
+    assert table[FLOORS[0]][-1].startswith("floor: reads ")
+    assert table[FLOORS[1]][-1].startswith("floor: writes ")
+    if output_bytes is not None:
+        assert table[FLOORS[1]][-1] == f"floor: writes {output_bytes / 1e6:,.0f} MB, the size of the output"
+
+
 def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     require("jq")
     require("parallel")
-    require_module("duckdb")
+    require_peers()
     require_module("matplotlib")
     files, lines = 4, 2000
     result, text = run_bench(cli_env, tmp_path, "--files", str(files), "--lines", str(lines), "--sizes", "4000",
@@ -74,7 +96,7 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     # The selectivity series: the brief's variants at every threshold, jq at 1.99 and 0 only,
     # each output the same as the first one, whose count is the generator's.
     core = ["cat FILES | jsonfilter", "jsonfilter FILES", "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0",
-            "DuckDB read_ndjson"]
+            *PEERS]
     for threshold, with_jq in (("1.99", True), ("1.5", False), ("1", False), ("0", True)):
         table = rows(section(text, f"### Threshold {threshold} ("))
         assert set(core) <= set(table), table.keys()
@@ -82,12 +104,39 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
         expected = sum(datagen.expected_selected(0, n, lines, float(threshold)) for n in range(files))
         checks = [cells[-1] for cells in table.values()]
         assert checks[0] == f"reference: {expected:,} records, as the generator predicts", checks
-        assert all(check.startswith("same") for check in checks[1:]), checks
+        assert all(check.startswith("same") for check in checks[1:-2]), checks
+        for peer in PEERS:  # they write numbers their own way: the same records by their values
+            assert table[peer][-1] == "same records (index, total, sum_val)", table[peer]
+        assert_floors(table)
+        # ns/line: the median's time a line of input, for every row.
+        for cells in table.values():  # the median shown is rounded to 0.01 s (0.001 s for a floor)
+            assert abs(float(cells[6]) - float(cells[3]) / (files * lines) * 1e9) <= 0.006 / (files * lines) * 1e9
     assert f"reference: {files * lines:,} records" in section(text, "### Threshold 0 (")
+
+    # The summary: a row per command, its median at each threshold (those of the tables above) and peak RSS.
+    summary = rows(section(text, "### Selectivity summary"))
+    assert [name.strip("`") for name in summary] == ["cat FILES | jsonfilter", "jsonfilter FILES",
+                                                     "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0",
+                                                     *PEERS, "jq -c -f map.jq", *FLOORS]
+    for threshold, column in (("1.99", 1), ("1.5", 2), ("1", 3), ("0", 4)):
+        table = rows(section(text, f"### Threshold {threshold} ("))
+        for name, cells in summary.items():
+            if name.strip("`") in table:
+                assert cells[column] == table[name.strip("`")][3], (name, threshold)
+            else:
+                assert cells[column] == "", (name, threshold)
+    assert all(re.fullmatch(r"\d+(-\d+)?", cells[-1]) for cells in summary.values()), summary
+
+    # The scanner alone: a row per threshold, its ns/line from its time.
+    scanner = rows(section(text, "### The native scanner alone"))
+    assert list(scanner) == ["1.99", "1.5", "1", "0"]
+    for cells in scanner.values():
+        assert cells[1] == f"{files * lines:,}" and float(cells[3]) > 0
 
     for threshold in ("1.99", "0"):
         table = rows(section(text, f"### Threshold {threshold}: "))
-        assert list(table) == ["jsonfilter -j 1 FILES", "jsonfilter -j 2 FILES"]
+        assert list(table) == ["jsonfilter -j 1 FILES", "jsonfilter -j 2 FILES", *FLOORS]
+        assert_floors(table)
         assert table["jsonfilter -j 1 FILES"][-1].endswith(" records, as the generator predicts")
         assert table["jsonfilter -j 2 FILES"][-1] == "same bytes"  # -j keeps the bytes and their order
         # Each run's CPU time, user + system, one pair per run (TINY: --runs 1).
@@ -97,20 +146,27 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
         assert all(float(user) > 0 for _, user, _ in cpu), cpu
 
     wide = rows(section(text, "## Wide log-like records"))
-    for name in ("jsonfilter FILES", "jsonfilter -j 0 FILES", "DuckDB read_ndjson", "jq -c -f map.jq"):
+    for name in ("jsonfilter FILES", "jsonfilter -j 0 FILES", "jq -c -f map.jq", *PEERS):
         assert wide[name][-1].startswith("same"), wide[name]
+    assert_floors(wide)
 
     nested = rows(section(text, "## Nested fields"))
-    top, by_path, duck = nested.values()
-    assert top[-1].startswith("reference: ") and duck[-1] == "same records (index, total, sum_val)"
+    top, by_path, *peers = list(nested.values())[:-2]
+    assert_floors(nested)
+    assert top[-1].startswith("reference: ")
+    assert [cells[0] for cells in peers] == [f"{peer}, http.latency_ms + db.ms" for peer in PEERS]
+    assert all(cells[-1] == "same records (index, total, sum_val)" for cells in peers), peers
     # Until field paths land, the row says so; once they do, it must agree with the top-level one.
     assert by_path[-1].startswith(("same ", "skipped: not supported by this jsonfilter")), by_path
 
-    small = [cells[-1] for cells in rows(section(text, "## Many small files")).values()]
+    small = rows(section(text, "## Many small files"))
+    assert_floors(small)
+    small = [cells[-1] for cells in small.values()][:-2]
     assert len(small) == 3 and small[0].endswith("records, as the generator predicts")
     assert all(check.startswith("same") for check in small[1:]), small
 
-    assert [cells[-1] for cells in rows(section(text, "## Size series")).values()] == ["same bytes"]
+    sizes = list(rows(section(text, "## Size series")).values())
+    assert [cells[-1] for cells in sizes] == ["same bytes"] and float(sizes[0][7]) > 0  # the read floor
     assert list(rows(section(text, "## Memory on a stream")).values())[1][-1] == "same count"
 
     # Start-up: jq's output agrees with jsonfilter's, and the targets use these very figures.
@@ -120,12 +176,22 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     bare = float(start["`python -c pass`"][3])
     assert start["`echo '{\"index\": 1, \"total\": 1}' | jq -c -f map.jq`"][-1] == "same records"
     targets = rows(section(text, "## Targets"), key=1)
-    assert len(targets) == 23, targets.keys()
+    assert len(targets) == 33, targets.keys()
     for cells in targets.values():
         assert cells[-1] in ("met", "not met") and re.fullmatch(r"\d+\.\d\dx", cells[3]), cells
     for target, value in (("start-up no slower than jq's on the same input", ours / jq),
                           ("start-up <= 2.2x `python -c pass`", ours / bare)):
         assert abs(float(targets[target][3][:-1]) - value) < 0.02, (targets[target], value)
+    # Issue 20's, against the floors and the best of the four peers, from the tables' medians.
+    at = {threshold: rows(section(text, f"### Threshold {threshold} (")) for threshold in ("1.99", "1", "0")}
+    read = targets["blog data, threshold 1.99: `jsonfilter FILES` <= 3x the read floor (`cat FILES > /dev/null`)"]
+    ours, floor = (float(figure) for figure in re.fullmatch(r"(\d+\.\d{3}) s / (\d+\.\d{3}) s", read[2]).groups())
+    assert abs(ours - float(at["1.99"]["jsonfilter FILES"][3])) <= 0.0051 and floor == float(at["1.99"][FLOORS[0]][3])
+    for threshold, table in at.items():
+        best = min(PEERS, key=lambda peer: float(table[peer][3]))
+        for name, limit in (("jsonfilter FILES", 0.5), ("jsonfilter -j 0 FILES", 0.3)):
+            cells = targets[f"blog data, threshold {threshold}: `{name}` <= {limit}x the best peer"]
+            assert cells[0] == "#20" and cells[2].endswith(f" s ({best})"), cells
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -179,11 +245,25 @@ def test_harness_reports_missing_tools_as_skipped(cli_env, tmp_path):
     result, text = run_bench(env, tmp_path, "--lines", "500", "--sections", "series,small,startup",
                              "--thresholds", "1.99", *TINY)
     assert result.returncode == 0, result.stderr
-    assert "| jq -c -f map.jq | | | | | | | skipped: jq not installed |" in text
+    assert "| jq -c -f map.jq | | | | | | | | skipped: jq not installed |" in text
     assert "skipped: parallel not installed" in text
     assert "| `echo '{\"index\": 1, \"total\": 1}' \\| jq -c -f map.jq` | | | | skipped: jq not installed |" in text
     assert "start-up no slower than jq's on the same input | jq: not measured in this run | | — |" in text
     assert "DIFFERENT" not in text
+
+
+def test_the_selectivity_chart_has_a_log_scale(tmp_path, monkeypatch):
+    figure_module = require_module("matplotlib.figure")
+
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    scales = []
+    monkeypatch.setattr(figure_module.Figure, "savefig",
+                        lambda figure, *args, **kwargs: scales.extend(ax.get_yscale() for ax in figure.axes))
+    bench.chart([("lines", "selectivity", {"jq -c -f map.jq": [(0.005, 7.1), (100, 18.2)],
+                                           "jsonfilter FILES": [(0.005, 0.19), (100, 0.42)]})], tmp_path / "c.png")
+    assert scales == ["log"]
 
 
 def test_harness_rejects_an_unknown_section(tmp_path):

@@ -265,14 +265,20 @@ def test_worker_read_error_is_reported_and_the_next_input_read(tmp_path, monkeyp
     data = generated(100_000)
     (tmp_path / "a.json").write_bytes(data)
     (tmp_path / "b.json").write_bytes(generated(1000, seed=1))
-    pread = os.pread
+    pread, preadv = os.pread, os.preadv
 
     def failing_pread(fd, size, offset):
         if offset <= 3 << 20 < offset + size:
             raise OSError(errno.EIO, os.strerror(errno.EIO))
         return pread(fd, size, offset)
 
+    def failing_preadv(fd, buffers, offset):  # the reads into a worker's reused buffer
+        if offset <= 3 << 20 < offset + sum(len(buffer) for buffer in buffers):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return preadv(fd, buffers, offset)
+
     monkeypatch.setattr(os, "pread", failing_pread)
+    monkeypatch.setattr(os, "preadv", failing_preadv)
     out = io.BytesIO()
     reports = []
     counts = parallel.filter_parallel([str(tmp_path / "a.json"), str(tmp_path / "b.json")], out,
