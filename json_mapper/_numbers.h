@@ -228,87 +228,111 @@ static const char TWO_DIGITS[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Write the digits of v (> 0) so that they end at `end`; return where they
- * start. Two at a time: the divisions are a chain, and this halves it. */
-static char *digits_before(char *end, uint64_t v)
+/* The eight decimal digits of x < 10^8, leading zeros too, one in each byte
+ * of a word, the first in its lowest byte. The digits are not found one
+ * division after another but in halves, then pairs, then single digits,
+ * each step working on every part of the word at once: a division by 100
+ * is a multiplication by 10486 / 2^20 and one by 10 by 103 / 2^10, exact
+ * below 10^4 and 10^2, the parts spaced so that no product reaches the next. */
+static uint64_t repr_eight_digits(uint64_t x)
 {
-    while (v >= 100) {
-        uint64_t pair = v % 100;
-        v /= 100;
-        end -= 2;
-        memcpy(end, TWO_DIGITS + 2 * pair, 2);
-    }
-    if (v >= 10) {
-        end -= 2;
-        memcpy(end, TWO_DIGITS + 2 * v, 2);
-    } else {
-        *--end = (char)('0' + v);
-    }
-    return end;
+    uint64_t halves = x / 10000 | (x % 10000) << 32;
+    uint64_t hundreds = (halves * 10486) >> 20 & 0x0000007F0000007FULL;
+    uint64_t pairs = (halves - 100 * hundreds) << 16 | hundreds;
+    uint64_t tens = (pairs * 103) >> 10 & 0x000F000F000F000FULL;
+    return (pairs - 10 * tens) << 8 | tens;
 }
 
-/* Longest text repr() gives for a double: "-1.2345678901234567e-308". */
-#define REPR_MAX 32
+/* Store repr_eight_digits' word as text: its lowest byte first in memory. */
+static void repr_store_digits(char *at, uint64_t digits)
+{
+    digits |= 0x3030303030303030ULL;  /* '0' in every byte */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    digits = __builtin_bswap64(digits);
+#endif
+    memcpy(at, &digits, 8);
+}
 
-/* Write repr(d) for a finite d at out; return its length. */
+/* How many decimal digits v > 0 has: from its bit length, then one look up. */
+static int repr_length(uint64_t v)
+{
+    static const uint64_t pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+    int t = (64 - __builtin_clzll(v)) * 1233 >> 12;  /* 1233 / 4096 is just above log10(2) */
+    return t + (v >= pow10[t]);
+}
+
+/* The room write_repr needs at `out`. The longest text repr() gives for a
+ * double is 24 bytes ("-1.2345678901234567e-308"), but write_repr copies
+ * digits in whole blocks of 16 or 24 bytes and lets the last one run past
+ * the text's end, up to 34 bytes from `out`, rather than count them out. */
+#define REPR_MAX 40
+
+/* Write repr(d) for a finite d at out (REPR_MAX bytes of room); return its
+ * length. */
 static int write_repr(char *out, double d)
 {
     uint64_t bits = bits_of_double(d);
     char *p = out;
-    if (bits >> 63) {
-        *p++ = '-';
-        bits &= ~(1ULL << 63);
-    }
+    *p = '-';
+    p += bits >> 63;
+    bits &= ~(1ULL << 63);
     if (bits == 0) {
         memcpy(p, "0.0", 3);
         return (int)(p - out) + 3;
     }
     int k;
-    uint64_t v = shortest_digits(bits, &k);
-    while (v % 10 == 0) {
-        v /= 10;
-        k++;
-    }
-    char buffer[20];
-    const char *digits = digits_before(buffer + 20, v);
-    int n = (int)(buffer + 20 - digits);
-    int e = k + n - 1;  /* the exponent in scientific notation */
-    if (e < -4 || e >= 16) {
-        *p++ = digits[0];
-        if (n > 1) {
-            *p++ = '.';
-            memcpy(p, digits + 1, n - 1);
-            p += n - 1;
+    uint64_t v = shortest_digits(bits, &k);  /* at most 10^17 */
+    /* v's digits end at buffer + 24, after leading zeros; zeros follow them,
+     * for the zeros an integer such as 1e15 is written with. v < 10^18, so
+     * its first block of eight is 0 to 10 (two digits). */
+    char buffer[48];
+    uint64_t high = v / 100000000, top = high / 100000000;
+    uint64_t middle = repr_eight_digits(high % 100000000), bottom = repr_eight_digits(v % 100000000);
+    memcpy(buffer + 6, TWO_DIGITS + 2 * top, 2);
+    repr_store_digits(buffer + 8, middle);
+    repr_store_digits(buffer + 16, bottom);
+    memset(buffer + 24, '0', 24);
+    int length = repr_length(v);
+    const char *digits = buffer + 24 - length;
+    /* v's trailing zeros: the top bytes of the last block that is not 0 */
+    int zeros = bottom ? __builtin_clzll(bottom) / 8
+              : middle ? 8 + __builtin_clzll(middle) / 8 : 16 + (top == 10);
+    int n = length - zeros;   /* the significant digits */
+    int e = k + length - 1;   /* the exponent in scientific notation */
+    if (e >= 0 && e < 16) {
+        memcpy(p, digits, 16);
+        if (n <= e + 1) {     /* an integer: "1000.0" */
+            memcpy(p + e + 1, ".0", 2);
+            return (int)(p - out) + e + 3;
         }
-        *p++ = 'e';
-        *p++ = e < 0 ? '-' : '+';
-        int a = e < 0 ? -e : e;
-        if (a >= 100)
-            *p++ = (char)('0' + a / 100);
-        *p++ = (char)('0' + a / 10 % 10);
-        *p++ = (char)('0' + a % 10);
-    } else if (e < 0) {
-        memcpy(p, "0.", 2);
-        p += 2;
-        memset(p, '0', -e - 1);
-        p += -e - 1;
-        memcpy(p, digits, n);
-        p += n;
-    } else if (n <= e + 1) {
-        memcpy(p, digits, n);
-        p += n;
-        memset(p, '0', e + 1 - n);
-        p += e + 1 - n;
-        memcpy(p, ".0", 2);
-        p += 2;
-    } else {
-        memcpy(p, digits, e + 1);
-        p += e + 1;
-        *p++ = '.';
-        memcpy(p, digits + e + 1, n - e - 1);
-        p += n - e - 1;
+        /* "12.345": the digits after the point moved one along */
+        memcpy(p + e + 2, digits + e + 1, 16);
+        p[e + 1] = '.';
+        return (int)(p - out) + n + 1;
     }
-    return (int)(p - out);
+    if (e < 0 && e >= -4) {   /* "0.0012345" */
+        memcpy(p, "0.000000", 8);
+        memcpy(p + 1 - e, digits, 24);
+        return (int)(p - out) + 1 - e + n;
+    }
+    /* "1.2345e-05", "1e+16" */
+    p[0] = digits[0];
+    p[1] = '.';
+    memcpy(p + 2, digits + 1, 16);
+    p += n > 1 ? n + 1 : 1;
+    *p++ = 'e';
+    *p++ = e < 0 ? '-' : '+';
+    int a = e < 0 ? -e : e;
+    if (a >= 100) {
+        *p++ = (char)('0' + a / 100);
+        a %= 100;
+    }
+    memcpy(p, TWO_DIGITS + 2 * a, 2);
+    return (int)(p - out) + 2;
 }
 
 #endif
