@@ -11,13 +11,14 @@ import random
 import struct
 import subprocess
 import sys
+import sysconfig
 from array import array
 from decimal import Decimal, localcontext
 
 import orjson
 import pytest
 
-from conftest import ROOT, require_module
+from conftest import ROOT, require, require_module
 
 MANY = 1_000_000
 
@@ -198,6 +199,28 @@ def test_jsonfilter_writes_sums_as_repr_does(run_jsonfilter, tmp_path, how):
     assert (result.returncode, result.stderr) == (0, b"")
     if result.stdout != expected:
         assert_same_texts(result.stdout.splitlines(), expected.splitlines(), list(zip(xs, ys)))
+
+
+@pytest.fixture(scope="module", params=["", "-DJSONFILTER_REPR_SWAR"], ids=["as built", "portable"])
+def bench_repr(request, tmp_path_factory):
+    """tools/bench_repr.c built as its comment says, and with the digits
+    written by the portable code where the SSE2 code would be used."""
+    binary = tmp_path_factory.mktemp("bench") / "bench_repr"
+    include = sysconfig.get_paths()["include"]
+    subprocess.run([require("cc"), "-O3", "-Wall", "-Werror", *filter(None, [request.param]),
+                    f"-I{include}", "-o", str(binary), str(ROOT / "tools" / "bench_repr.c")], check=True)
+    return binary
+
+
+@pytest.mark.parametrize("kind", ["blog", "short", "ints", "bits"])
+def test_bench_repr_times_numbers_written_as_repr_does(bench_repr, kind):
+    out = subprocess.run([str(bench_repr), kind, "100000", "1", "print"],
+                         capture_output=True, check=True, text=True)
+    assert out.stderr.startswith(f"{kind}: ") and " ns a number " in out.stderr
+    pairs = [line.split(" ") for line in out.stdout.splitlines()]
+    assert len(pairs) == 100_000
+    xs = [struct.unpack("<d", bytes.fromhex(bits)[::-1])[0] for bits, _ in pairs]
+    assert_same_texts([text for _, text in pairs], list(map(repr, xs)), xs)
 
 
 # ---- text to double ----
