@@ -161,9 +161,11 @@ static double number_value(const Number *n, int *ok)
 
 static uint64_t round_to_odd(const uint64_t g[2], uint64_t cp)
 {
-    u128 x = (u128)g[1] * cp;
-    u128 y = (u128)g[0] * cp + (x >> 64);
-    uint64_t y0 = (uint64_t)y, y1 = (uint64_t)(y >> 64);
+    uint64_t x1 = (uint64_t)(((u128)g[1] * cp) >> 64);
+    u128 y = (u128)g[0] * cp;
+    /* y + x1 in 64-bit halves: gcc adds a 128-bit sum through the stack */
+    uint64_t y0 = (uint64_t)y + x1;
+    uint64_t y1 = (uint64_t)(y >> 64) + (y0 < x1);
     return y1 | (y0 > 1);
 }
 
