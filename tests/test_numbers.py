@@ -201,13 +201,19 @@ def test_jsonfilter_writes_sums_as_repr_does(run_jsonfilter, tmp_path, how):
         assert_same_texts(result.stdout.splitlines(), expected.splitlines(), list(zip(xs, ys)))
 
 
-@pytest.fixture(scope="module", params=["", "-DJSONFILTER_REPR_SWAR"], ids=["as built", "portable"])
+PORTABLE = ["-DJSONFILTER_REPR_SWAR"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+
+
+@pytest.fixture(scope="module", params=[[], PORTABLE, PORTABLE + SANITIZE],
+                ids=["as built", "portable", "portable, sanitized"])
 def bench_repr(request, tmp_path_factory):
     """tools/bench_repr.c built as its comment says, and with the digits
-    written by the portable code where the SSE2 code would be used."""
+    written by the portable code where the SSE2 code would be used (the
+    extension under .ci/sanitize runs the code it is built with)."""
     binary = tmp_path_factory.mktemp("bench") / "bench_repr"
     include = sysconfig.get_paths()["include"]
-    subprocess.run([require("cc"), "-O3", "-Wall", "-Werror", *filter(None, [request.param]),
+    subprocess.run([require("cc"), "-O3", "-Wall", "-Werror", *request.param,
                     f"-I{include}", "-o", str(binary), str(ROOT / "tools" / "bench_repr.c")], check=True)
     return binary
 

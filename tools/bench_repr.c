@@ -103,5 +103,7 @@ int main(int argc, char **argv)
             r = line_end + 1;
         }
     }
+    free(numbers);
+    free(out);
     return 0;
 }
