@@ -12,7 +12,8 @@
  * - Double to text: the Schubfach algorithm (R. Giulietti, "The Schubfach way
  *   to render doubles", after A. Bolz's C++ version) gives the shortest digits
  *   that read back as the same double, the closest of them to it; they are
- *   laid out as repr() lays them out.
+ *   written sixteen at a time, not one division after another, and laid
+ *   out as repr() lays them out.
  * The 128-bit powers come from tools/gen_pow10.py (json_mapper/_pow10.h).
  */
 #ifndef JSONFILTER_NUMBERS_H
@@ -233,9 +234,9 @@ static const char TWO_DIGITS[201] =
 /* The sixteen digits of first * 10^8 + second (both below 10^8) as text at
  * `at`; return how many of them are trailing zeros (16 when all are).
  * The digits are not found one division after another but as halves of
- * four, then pairs, then single digits, each step on every part at once: in
- * the lanes of an SSE2 register where there is one (x86-64), else in the
- * bytes of two 64-bit words. Each division (by 10^4, 100, 10) is a
+ * four digits, then pairs, then single digits, each step on every part at
+ * once: in the lanes of an SSE2 register where there is one (x86-64), else
+ * in the bytes of two 64-bit words. Each division (by 10^4, 100, 10) is a
  * multiplication and a shift, exact for the numbers it is given.
  * JSONFILTER_REPR_SWAR picks the second way anywhere (the tests run both). */
 #if defined(__SSE2__) && !defined(JSONFILTER_REPR_SWAR)
