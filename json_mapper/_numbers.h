@@ -257,7 +257,9 @@ static int repr_sixteen_digits(char *at, uint64_t first, uint64_t second)
     __m128i digits = _mm_or_si128(tens, _mm_slli_epi16(
         _mm_sub_epi16(pairs, _mm_mullo_epi16(tens, _mm_set1_epi16(10))), 8));
     _mm_storeu_si128((__m128i *)at, _mm_add_epi8(digits, _mm_set1_epi8('0')));
-    unsigned nonzero = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(digits, _mm_setzero_si128())) & 0xFFFF;
+    /* a bit for each digit that is not 0, the first digit's lowest */
+    unsigned nonzero = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(digits, _mm_setzero_si128()));
+    nonzero &= 0xFFFF;
     return nonzero ? __builtin_clz(nonzero) - 16 : 16;
 }
 #else
