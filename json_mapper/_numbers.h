@@ -12,7 +12,8 @@
  * - Double to text: the Schubfach algorithm (R. Giulietti, "The Schubfach way
  *   to render doubles", after A. Bolz's C++ version) gives the shortest digits
  *   that read back as the same double, the closest of them to it; they are
- *   laid out as repr() lays them out.
+ *   written sixteen at a time, not one division after another, and laid
+ *   out as repr() lays them out.
  * The 128-bit powers come from tools/gen_pow10.py (json_mapper/_pow10.h).
  */
 #ifndef JSONFILTER_NUMBERS_H
@@ -161,9 +162,11 @@ static double number_value(const Number *n, int *ok)
 
 static uint64_t round_to_odd(const uint64_t g[2], uint64_t cp)
 {
-    u128 x = (u128)g[1] * cp;
-    u128 y = (u128)g[0] * cp + (x >> 64);
-    uint64_t y0 = (uint64_t)y, y1 = (uint64_t)(y >> 64);
+    uint64_t x1 = (uint64_t)(((u128)g[1] * cp) >> 64);
+    u128 y = (u128)g[0] * cp;
+    /* y + x1 in 64-bit halves: gcc adds a 128-bit sum through the stack */
+    uint64_t y0 = (uint64_t)y + x1;
+    uint64_t y1 = (uint64_t)(y >> 64) + (y0 < x1);
     return y1 | (y0 > 1);
 }
 
@@ -228,87 +231,147 @@ static const char TWO_DIGITS[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Write the digits of v (> 0) so that they end at `end`; return where they
- * start. Two at a time: the divisions are a chain, and this halves it. */
-static char *digits_before(char *end, uint64_t v)
+/* The sixteen digits of first * 10^8 + second (both below 10^8) as text at
+ * `at`; return how many of them are trailing zeros (16 when all are).
+ * The digits are not found one division after another but as halves of
+ * four digits, then pairs, then single digits, each step on every part at
+ * once: in the lanes of an SSE2 register where there is one (x86-64), else
+ * in the bytes of two 64-bit words. Each division (by 10^4, 100, 10) is a
+ * multiplication and a shift, exact for the numbers it is given.
+ * JSONFILTER_REPR_SWAR picks the second way anywhere (the tests run both). */
+#if defined(__SSE2__) && !defined(JSONFILTER_REPR_SWAR)
+#include <emmintrin.h>
+
+/* 10^4: the compilers' own 0xD1B71759 / 2^45, exact below 2^32; 100 and 10
+ * on 16-bit lanes: 5243 / 2^19 and 6554 / 2^16, exact below 10^4 and 10^2. */
+static int repr_sixteen_digits(char *at, uint64_t first, uint64_t second)
 {
-    while (v >= 100) {
-        uint64_t pair = v % 100;
-        v /= 100;
-        end -= 2;
-        memcpy(end, TWO_DIGITS + 2 * pair, 2);
-    }
-    if (v >= 10) {
-        end -= 2;
-        memcpy(end, TWO_DIGITS + 2 * v, 2);
-    } else {
-        *--end = (char)('0' + v);
-    }
-    return end;
+    __m128i x = _mm_set_epi64x((long long)second, (long long)first);
+    __m128i q = _mm_srli_epi64(_mm_mul_epu32(x, _mm_set1_epi32((int)0xD1B71759)), 45);
+    __m128i halves = _mm_or_si128(q, _mm_slli_epi64(
+        _mm_sub_epi32(x, _mm_mul_epu32(q, _mm_set1_epi32(10000))), 32));
+    __m128i hundreds = _mm_srli_epi16(_mm_mulhi_epu16(halves, _mm_set1_epi16(5243)), 3);
+    __m128i pairs = _mm_or_si128(hundreds, _mm_slli_epi32(
+        _mm_sub_epi16(halves, _mm_mullo_epi16(hundreds, _mm_set1_epi16(100))), 16));
+    __m128i tens = _mm_mulhi_epu16(pairs, _mm_set1_epi16(6554));
+    __m128i digits = _mm_or_si128(tens, _mm_slli_epi16(
+        _mm_sub_epi16(pairs, _mm_mullo_epi16(tens, _mm_set1_epi16(10))), 8));
+    _mm_storeu_si128((__m128i *)at, _mm_add_epi8(digits, _mm_set1_epi8('0')));
+    /* a bit for each digit that is not 0, the first digit's lowest */
+    unsigned nonzero = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(digits, _mm_setzero_si128()));
+    nonzero &= 0xFFFF;
+    return nonzero ? __builtin_clz(nonzero) - 16 : 16;
+}
+#else
+/* The eight digits of x < 10^8, leading zeros too, one in each byte of a
+ * word, the first in its lowest byte: 100 and 10 are 10486 / 2^20 and
+ * 103 / 2^10, exact below 10^4 and 10^2, on parts of the word spaced so that
+ * no product reaches the next. */
+static uint64_t repr_eight_digits(uint64_t x)
+{
+    uint64_t halves = x / 10000 | (x % 10000) << 32;
+    uint64_t hundreds = (halves * 10486) >> 20 & 0x0000007F0000007FULL;
+    uint64_t pairs = (halves - 100 * hundreds) << 16 | hundreds;
+    uint64_t tens = (pairs * 103) >> 10 & 0x000F000F000F000FULL;
+    return (pairs - 10 * tens) << 8 | tens;
 }
 
-/* Longest text repr() gives for a double: "-1.2345678901234567e-308". */
-#define REPR_MAX 32
+/* Store repr_eight_digits' word as text: its lowest byte first in memory. */
+static void repr_store_digits(char *at, uint64_t digits)
+{
+    digits |= 0x3030303030303030ULL;  /* '0' in every byte */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    digits = __builtin_bswap64(digits);
+#endif
+    memcpy(at, &digits, 8);
+}
 
-/* Write repr(d) for a finite d at out; return its length. */
+static int repr_sixteen_digits(char *at, uint64_t first, uint64_t second)
+{
+    uint64_t a = repr_eight_digits(first), b = repr_eight_digits(second);
+    repr_store_digits(at, a);
+    repr_store_digits(at + 8, b);
+    /* the trailing zeros are the top bytes of the last word that is not 0 */
+    return b ? __builtin_clzll(b) / 8 : a ? 8 + __builtin_clzll(a) / 8 : 16;
+}
+#endif
+
+/* How many decimal digits v > 0 has: from its bit length, then one look up. */
+static int repr_length(uint64_t v)
+{
+    static const uint64_t pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+        10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+    int t = (64 - __builtin_clzll(v)) * 1233 >> 12;  /* 1233 / 4096 is just above log10(2) */
+    return t + (v >= pow10[t]);
+}
+
+/* The room write_repr needs at `out`. The longest text repr() gives for a
+ * double is 24 bytes ("-1.2345678901234567e-308"), but write_repr copies
+ * digits in whole blocks of 16 or 24 bytes and lets the last one run past
+ * the text's end, up to 34 bytes from `out`, rather than count them out. */
+#define REPR_MAX 40
+
+/* Write repr(d) for a finite d at out (REPR_MAX bytes of room); return its
+ * length. */
 static int write_repr(char *out, double d)
 {
     uint64_t bits = bits_of_double(d);
     char *p = out;
-    if (bits >> 63) {
-        *p++ = '-';
-        bits &= ~(1ULL << 63);
-    }
+    *p = '-';
+    p += bits >> 63;
+    bits &= ~(1ULL << 63);
     if (bits == 0) {
         memcpy(p, "0.0", 3);
         return (int)(p - out) + 3;
     }
     int k;
     uint64_t v = shortest_digits(bits, &k);
-    while (v % 10 == 0) {
-        v /= 10;
-        k++;
-    }
-    char buffer[20];
-    const char *digits = digits_before(buffer + 20, v);
-    int n = (int)(buffer + 20 - digits);
-    int e = k + n - 1;  /* the exponent in scientific notation */
-    if (e < -4 || e >= 16) {
-        *p++ = digits[0];
-        if (n > 1) {
-            *p++ = '.';
-            memcpy(p, digits + 1, n - 1);
-            p += n - 1;
+    /* v's digits end at buffer + 24, after leading zeros; zeros follow them,
+     * for the zeros an integer such as 1e15 is written with. v < 10^17
+     * (Schubfach's digits are below 10 * 2^53), so one digit at most is
+     * above its last sixteen. */
+    char buffer[48];
+    uint64_t high = v / 100000000, top = high / 100000000;
+    memcpy(buffer + 6, TWO_DIGITS + 2 * top, 2);
+    int zeros = repr_sixteen_digits(buffer + 8, high % 100000000, v % 100000000);
+    memset(buffer + 24, '0', 24);
+    int length = repr_length(v);
+    const char *digits = buffer + 24 - length;
+    int n = length - zeros;   /* the significant digits */
+    int e = k + length - 1;   /* the exponent in scientific notation */
+    if (e >= 0 && e < 16) {
+        memcpy(p, digits, 16);
+        if (n <= e + 1) {     /* an integer: "1000.0" */
+            memcpy(p + e + 1, ".0", 2);
+            return (int)(p - out) + e + 3;
         }
-        *p++ = 'e';
-        *p++ = e < 0 ? '-' : '+';
-        int a = e < 0 ? -e : e;
-        if (a >= 100)
-            *p++ = (char)('0' + a / 100);
-        *p++ = (char)('0' + a / 10 % 10);
-        *p++ = (char)('0' + a % 10);
-    } else if (e < 0) {
-        memcpy(p, "0.", 2);
-        p += 2;
-        memset(p, '0', -e - 1);
-        p += -e - 1;
-        memcpy(p, digits, n);
-        p += n;
-    } else if (n <= e + 1) {
-        memcpy(p, digits, n);
-        p += n;
-        memset(p, '0', e + 1 - n);
-        p += e + 1 - n;
-        memcpy(p, ".0", 2);
-        p += 2;
-    } else {
-        memcpy(p, digits, e + 1);
-        p += e + 1;
-        *p++ = '.';
-        memcpy(p, digits + e + 1, n - e - 1);
-        p += n - e - 1;
+        /* "12.345": the digits after the point moved one along */
+        memcpy(p + e + 2, digits + e + 1, 16);
+        p[e + 1] = '.';
+        return (int)(p - out) + n + 1;
     }
-    return (int)(p - out);
+    if (e < 0 && e >= -4) {   /* "0.0012345" */
+        memcpy(p, "0.000000", 8);
+        memcpy(p + 1 - e, digits, 24);
+        return (int)(p - out) + 1 - e + n;
+    }
+    /* "1.2345e-05", "1e+16" */
+    p[0] = digits[0];
+    p[1] = '.';
+    memcpy(p + 2, digits + 1, 16);
+    p += n > 1 ? n + 1 : 1;
+    *p++ = 'e';
+    *p++ = e < 0 ? '-' : '+';
+    int a = e < 0 ? -e : e;
+    if (a >= 100) {
+        *p++ = (char)('0' + a / 100);
+        a %= 100;
+    }
+    memcpy(p, TWO_DIGITS + 2 * a, 2);
+    return (int)(p - out) + 2;
 }
 
 #endif

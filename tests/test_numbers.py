@@ -5,18 +5,20 @@ filter_record adds), and `_scan._repr(x)` exactly repr(x) (the text
 filter_record writes): on millions of random doubles and on the known hard
 cases. Exactly means bit for bit, so -0.0 and 0.0 differ here.
 """
+import gzip
 import math
 import random
 import struct
 import subprocess
 import sys
+import sysconfig
 from array import array
 from decimal import Decimal, localcontext
 
 import orjson
 import pytest
 
-from conftest import ROOT, require_module
+from conftest import ROOT, require, require_module
 
 MANY = 1_000_000
 
@@ -92,6 +94,139 @@ def test_repr_refuses_what_is_not_finite(scan):
     for x in (math.inf, -math.inf, math.nan):
         with pytest.raises(ValueError):
             scan._repr(x)
+
+
+def bits_to_double(bits):
+    return struct.unpack("<d", struct.pack("<Q", bits))[0]
+
+
+def test_repr_of_short_decimals_at_every_exponent(scan):
+    # 1 to 17 significant digits at every power of ten: every length of the
+    # digits, every place for their trailing zeros, every layout repr() has.
+    rnd = random.Random(7)
+    xs = []
+    for e in range(-340, 309):
+        for n in range(1, 18):
+            xs.append(float(f"{rnd.randrange(10 ** (n - 1), 10 ** n)}e{e}"))
+            xs.append(float(f"{rnd.randrange(1, 10)}{'0' * (n - 1)}e{e}"))
+    xs = [x for x in xs if math.isfinite(x) and x != 0]
+    xs += [-x for x in xs]
+    assert_same_texts(list(map(scan._repr, xs)), list(map(repr, xs)), xs)
+
+
+def test_repr_where_the_layout_changes(scan):
+    # repr() writes 0.0001 but 1e-05, 9999999999999998.0 but 1e+16: a few
+    # units in the last place either side of every power of ten near both
+    # switches, and of the numbers just below them (9.999...).
+    xs = []
+    for e in range(-8, 20):
+        for text in (f"1e{e}", f"9.999999999999999e{e}", f"9.99999999999999e{e}",
+                     f"5e{e}", f"1.5e{e}", f"1.0000000000000002e{e}"):
+            x = float(text)
+            below = above = x
+            for _ in range(4):
+                below, above = math.nextafter(below, 0.0), math.nextafter(above, math.inf)
+                xs += [below, above]
+            xs.append(x)
+    xs += [-x for x in xs]
+    assert_same_texts(list(map(scan._repr, xs)), list(map(repr, xs)), xs)
+
+
+def test_repr_of_integers_up_to_2_53_and_past(scan):
+    rnd = random.Random(8)
+    ints = list(range(100_000))
+    ints += [rnd.randrange(2 ** (b - 1), 2 ** b) for b in range(1, 54) for _ in range(2000)]
+    ints += [2**53 - k for k in range(1000)] + [2**53 + 2 * k for k in range(1000)]
+    ints += [d * 10**k + j for d in range(1, 10) for k in range(23) for j in (-1, 0, 1)]
+    ints += [rnd.randrange(2**53, 2**70) for _ in range(20_000)]
+    xs = [float(i) for i in ints]
+    xs += [-x for x in xs]
+    assert_same_texts(list(map(scan._repr, xs)), list(map(repr, xs)), xs)
+
+
+def test_repr_of_subnormals(scan):
+    rnd = random.Random(9)
+    patterns = list(range(1, 20_000)) + [(1 << 52) - k for k in range(1, 20_000)]
+    patterns += [rnd.randrange(1, 1 << 52) for _ in range(MANY // 5)]
+    xs = [bits_to_double(b) for b in patterns]
+    xs += [-x for x in xs[:1000]]
+    assert_same_texts(list(map(scan._repr, xs)), list(map(repr, xs)), xs)
+
+
+def test_emit_writes_sums_as_repr_does_at_every_exponent(scan):
+    # In bulk through the scanner itself, where write_repr writes into the
+    # output it builds: several MiB of records of one random double each,
+    # every one below 1e100, which the scanner vouches for (repr() writes
+    # larger ones with a 3-digit exponent, left to msgspec).
+    rnd = random.Random(10)
+    xs = [x for x in random_doubles(rnd, 3 * MANY // 2) if abs(x) < 1e100]
+    texts = [repr(x).encode() for x in xs]
+    chunk = b"".join(b'{"x":%s}\n' % t for t in texts)
+    assert len(chunk) > 8 << 20
+
+    def decide(line):
+        pytest.fail(f"the scanner handed over {line!r}")
+
+    found = scan.emit(chunk, ((b"x",),), -math.inf, b'"sum_val"', decide)
+    assert found is not None
+    lines, selected, output, _ = found
+    assert (lines, selected) == (len(xs), len(xs))
+    expected = b"".join(b'{"x":%s,"sum_val":%s}\n' % (t, t) for t in texts)
+    if output != expected:
+        assert_same_texts(output.splitlines(), expected.splitlines(), xs)
+
+
+@pytest.mark.parametrize("how", ["file", "gzip stdin", "-j 2"])
+def test_jsonfilter_writes_sums_as_repr_does(run_jsonfilter, tmp_path, how):
+    # The command end to end, over several MiB: two fields a line, summed by
+    # the scanner, at every exponent the scanner vouches for (below 1e100).
+    rnd = random.Random(11)
+    xs = [x for x in random_doubles(rnd, 200_000) if abs(x) < 1e99]
+    ys = [rnd.choice((0.0, 1.5, -0.1, x / 3)) for x in xs]
+    data = b"".join(b'{"a": %s, "b": %s}\n' % (repr(x).encode(), repr(y).encode())
+                    for x, y in zip(xs, ys))
+    expected = b"".join(b'{"a": %s, "b": %s,"sum_val":%s}\n'
+                        % (repr(x).encode(), repr(y).encode(), repr(x + y).encode())
+                        for x, y in zip(xs, ys) if x + y > -1e300)
+    (tmp_path / "in.json").write_bytes(data)
+    args = ["-t", "-1e300", "-f", "a,b"]
+    if how == "file":
+        result = run_jsonfilter(*args, "in.json")
+    elif how == "gzip stdin":
+        result = run_jsonfilter(*args, stdin=gzip.compress(data, 1))
+    else:
+        result = run_jsonfilter(*args, "-j", "2", "in.json")
+    assert (result.returncode, result.stderr) == (0, b"")
+    if result.stdout != expected:
+        assert_same_texts(result.stdout.splitlines(), expected.splitlines(), list(zip(xs, ys)))
+
+
+PORTABLE = ["-DJSONFILTER_REPR_SWAR"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+
+
+@pytest.fixture(scope="module", params=[[], PORTABLE, PORTABLE + SANITIZE],
+                ids=["as built", "portable", "portable, sanitized"])
+def bench_repr(request, tmp_path_factory):
+    """tools/bench_repr.c built as its comment says, and with the digits
+    written by the portable code where the SSE2 code would be used (the
+    extension under .ci/sanitize runs the code it is built with)."""
+    binary = tmp_path_factory.mktemp("bench") / "bench_repr"
+    include = sysconfig.get_paths()["include"]
+    subprocess.run([require("cc"), "-O3", "-Wall", "-Werror", *request.param,
+                    f"-I{include}", "-o", str(binary), str(ROOT / "tools" / "bench_repr.c")], check=True)
+    return binary
+
+
+@pytest.mark.parametrize("kind", ["blog", "short", "ints", "bits"])
+def test_bench_repr_times_numbers_written_as_repr_does(bench_repr, kind):
+    out = subprocess.run([str(bench_repr), kind, "100000", "1", "print"],
+                         capture_output=True, check=True, text=True)
+    assert out.stderr.startswith(f"{kind}: ") and " ns a number " in out.stderr
+    pairs = [line.split(" ") for line in out.stdout.splitlines()]
+    assert len(pairs) == 100_000
+    xs = [struct.unpack("<d", bytes.fromhex(bits)[::-1])[0] for bits, _ in pairs]
+    assert_same_texts([text for _, text in pairs], list(map(repr, xs)), xs)
 
 
 # ---- text to double ----
