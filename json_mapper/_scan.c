@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "_numbers.h"
@@ -42,6 +43,7 @@ typedef const unsigned char *ptr;
 
 typedef struct {
     ptr end;                  /* end of the current line */
+    ptr stop;                 /* end of the chunk: bytes up to it may be read */
     int npaths;
     int path_len[MAX_FIELDS];
     const char *key[MAX_FIELDS][MAX_PATH];
@@ -111,48 +113,55 @@ static ptr utf8_sequence(ptr p, ptr end)
     return p + more + 1;
 }
 
-/* Past the string starting at p (at its opening quote), or NULL.
- * *escaped is set when the string holds a backslash escape. */
-static ptr string_end(ptr p, ptr end, int *escaped)
+/* Past the byte at p inside a string that is not plain ASCII text (a
+ * backslash, a control character or a byte >= 0x80) and what it starts, or
+ * NULL. *escaped is set at a backslash escape. */
+static inline __attribute__((always_inline)) ptr string_step(ptr p, ptr end, int *escaped)
 {
-    p++;
+    unsigned char c = *p;
+    if (c == '\\') {
+        *escaped = 1;
+        if (p + 1 >= end)
+            return NULL;
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            return p + 2;
+        case 'u': {
+            long unit = unicode_escape(p, end);
+            if (unit < 0)
+                return NULL;
+            if (unit >= 0xDC00 && unit <= 0xDFFF)
+                return NULL;  /* a low surrogate with no high one before it */
+            if (unit >= 0xD800 && unit <= 0xDBFF) {
+                long low = unicode_escape(p + 6, end);
+                if (low < 0xDC00 || low > 0xDFFF)
+                    return NULL;  /* a high surrogate with no low one after it */
+                return p + 12;
+            }
+            return p + 6;
+        }
+        default:
+            return NULL;
+        }
+    }
+    if (c < 0x20)
+        return NULL;
+    return utf8_sequence(p, end);
+}
+
+/* Past the rest of a string, from p (inside it) to its closing quote, or
+ * NULL; one byte at a time, the scalar kernel's way and every kernel's
+ * reference. *escaped is set when the string holds a backslash escape. */
+static ptr string_rest(ptr p, ptr end, int *escaped)
+{
     while (p < end) {
         unsigned char c = *p;
         if (c == '"')
             return p + 1;
-        if (c == '\\') {
-            *escaped = 1;
-            if (p + 1 >= end)
-                return NULL;
-            switch (p[1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                p += 2;
-                break;
-            case 'u': {
-                long unit = unicode_escape(p, end);
-                if (unit < 0)
-                    return NULL;
-                if (unit >= 0xDC00 && unit <= 0xDFFF)
-                    return NULL;  /* a low surrogate with no high one before it */
-                if (unit >= 0xD800 && unit <= 0xDBFF) {
-                    long low = unicode_escape(p + 6, end);
-                    if (low < 0xDC00 || low > 0xDFFF)
-                        return NULL;  /* a high surrogate with no low one after it */
-                    p += 12;
-                } else {
-                    p += 6;
-                }
-                break;
-            }
-            default:
-                return NULL;
-            }
-        } else if (c < 0x20) {
-            return NULL;
-        } else if (c < 0x80) {
+        if (c >= 0x20 && c < 0x80 && c != '\\') {
             p++;
         } else {
-            p = utf8_sequence(p, end);
+            p = string_step(p, end, escaped);
             if (p == NULL)
                 return NULL;
         }
@@ -284,8 +293,6 @@ static ptr number_end(ptr p, ptr end, Number *n)
     return read_number(p, end, n, 1);
 }
 
-static ptr value_end(Scan *s, ptr p, int depth);
-
 static ptr literal_end(ptr p, ptr end, const char *word, size_t n)
 {
     if ((size_t)(end - p) < n || memcmp(p, word, n) != 0)
@@ -303,127 +310,6 @@ static ptr next_item(ptr p, ptr end, unsigned char close)
     if (p < end && *p == close)
         return p + 1;
     return NULL;
-}
-
-static ptr object_end(Scan *s, ptr p, int depth, int level, uint32_t active);
-
-/* Past the value at p of a key that matched paths: `leaves` end there,
- * `through` go on into it. */
-static ptr path_value_end(Scan *s, ptr p, int depth, int level, uint32_t leaves, uint32_t through)
-{
-    ptr end = s->end;
-    if (p >= end)
-        return NULL;
-    if (leaves && (*p == '-' || is_digit(*p))) {
-        /* Read straight into its place: a copy of a Number just written
-         * stalls on the stores. */
-        int first = __builtin_ctz(leaves);
-        p = number_end(p, end, &s->value[first]);
-        for (int i = first + 1; i < s->npaths; i++)
-            if (leaves & (1u << i))
-                s->value[i] = s->value[first];
-        if (through)
-            s->unsure = 1;  /* a number where an object should be */
-        return p;
-    }
-    if (through && *p == '{') {
-        if (leaves)
-            s->unsure = 1;  /* an object where a number should be */
-        return depth >= MAX_DEPTH ? NULL : object_end(s, p, depth + 1, level + 1, through);
-    }
-    s->unsure = 1;  /* not what the paths need: decide() says what is wrong */
-    return value_end(s, p, depth);
-}
-
-/* Past the object at p, or NULL. `active` holds the paths that lead into
- * it, whose keys at `level` are looked for here. */
-static ptr object_end(Scan *s, ptr p, int depth, int level, uint32_t active)
-{
-    ptr end = s->end;
-    p = skip_ws(p + 1, end);
-    if (p < end && *p == '}')
-        return p + 1;
-    for (;;) {
-        if (p >= end || *p != '"')
-            return NULL;
-        int escaped = 0;
-        ptr key = p + 1;
-        p = string_end(p, end, &escaped);
-        if (p == NULL)
-            return NULL;
-        Py_ssize_t key_len = p - 1 - key;
-        if (depth == 1 && s->sum_key != NULL && key_len + 2 == s->sum_key_len &&
-            memcmp(key - 1, s->sum_key, key_len + 2) == 0)
-            s->unsure = 1;  /* the sum field is already there: decide() replaces it */
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return NULL;
-        p = skip_ws(p + 1, end);
-        uint32_t leaves = 0, through = 0;
-        if (active) {
-            if (escaped) {
-                s->unsure = 1;  /* it may spell a key of a path */
-            } else {
-                for (int i = 0; i < s->npaths; i++) {
-                    const char *want = s->key[i][level];
-                    if ((active & (1u << i)) && s->key_len[i][level] == key_len &&
-                        (key_len == 0 || (want[0] == (char)key[0] && memcmp(want, key, key_len) == 0))) {
-                        s->twice[level] |= s->once[level] & (1u << i);
-                        s->once[level] |= 1u << i;
-                        if (level == s->path_len[i] - 1)
-                            leaves |= 1u << i;
-                        else
-                            through |= 1u << i;
-                    }
-                }
-            }
-        }
-        if (leaves | through)
-            p = path_value_end(s, p, depth, level, leaves, through);
-        else
-            p = value_end(s, p, depth);
-        if (p == NULL || (p = next_item(p, end, '}')) == NULL || p[-1] == '}')
-            return p;
-    }
-}
-
-static ptr array_end(Scan *s, ptr p, int depth)
-{
-    ptr end = s->end;
-    p = skip_ws(p + 1, end);
-    if (p < end && *p == ']')
-        return p + 1;
-    for (;;) {
-        p = value_end(s, p, depth);
-        if (p == NULL || (p = next_item(p, end, ']')) == NULL || p[-1] == ']')
-            return p;
-    }
-}
-
-/* Past the value at p, which sits inside `depth` containers, or NULL. */
-static ptr value_end(Scan *s, ptr p, int depth)
-{
-    ptr end = s->end;
-    Number ignored;
-    int escaped = 0;
-    if (p >= end)
-        return NULL;
-    switch (*p) {
-    case '{':
-        return depth >= MAX_DEPTH ? NULL : object_end(s, p, depth + 1, 0, 0);
-    case '[':
-        return depth >= MAX_DEPTH ? NULL : array_end(s, p, depth + 1);
-    case '"':
-        return string_end(p, end, &escaped);
-    case 't':
-        return literal_end(p, end, "true", 4);
-    case 'f':
-        return literal_end(p, end, "false", 5);
-    case 'n':
-        return literal_end(p, end, "null", 4);
-    default:
-        return number_end(p, end, &ignored);
-    }
 }
 
 static const double rough_pow10[] = {
@@ -444,26 +330,11 @@ static double rough_value(const Number *n)
 
 enum { LINE_BAD = -2, LINE_ERROR = -1, LINE_BLANK = 0, LINE_BELOW = 1, LINE_UNSURE = 2, LINE_SUM = 3 };
 
-/* Read the line [p, end). LINE_SUM: *total is its exact sum, and the record
- * is [*first, *last) plus its closing brace. LINE_BELOW: a good record whose
- * sum is surely not above `threshold`. LINE_BAD: not vouched for;
- * LINE_ERROR: a Python exception is set. */
-/* Inlined into its two callers: a call per line is a few percent of the scan. */
-static inline __attribute__((always_inline)) int scan_line(Scan *s, ptr p, ptr end, double threshold, double *total, ptr *first, ptr *last)
+/* The verdict on a line read whole (up to p, past its closing brace) by a
+ * kernel's scan_line: LINE_SUM with *total its exact sum and *last where its
+ * bytes end before the brace, or LINE_BELOW, LINE_UNSURE, LINE_ERROR. */
+static inline __attribute__((always_inline)) int line_verdict(Scan *s, ptr p, double threshold, double *total, ptr *last)
 {
-    p = skip_ws(p, end);
-    if (p == end)
-        return LINE_BLANK;  /* filter_record skips it */
-    if (*p != '{')
-        return LINE_BAD;
-    *first = p;
-    s->end = end;
-    s->unsure = 0;
-    for (int level = 0; level < s->depth; level++)
-        s->once[level] = s->twice[level] = 0;
-    p = object_end(s, p, 1, 0, s->npaths >= 32 ? UINT32_MAX : (1u << s->npaths) - 1);
-    if (p == NULL || skip_ws(p, end) != end)
-        return LINE_BAD;
     if (s->unsure)
         return LINE_UNSURE;
     for (int level = 0; level < s->depth; level++)
@@ -498,6 +369,136 @@ static inline __attribute__((always_inline)) int scan_line(Scan *s, ptr p, ptr e
     return LINE_SUM;
 }
 
+/* The kernels: the parser of _kernel.h compiled once for each instruction
+ * set, picked at run time from what the CPU has (or JSONFILTER_SCANNER). The
+ * extension is built with the compiler's default flags; only these functions
+ * are compiled for the wider sets, and only called where the CPU runs them. */
+typedef int (*ScanLine)(Scan *s, ptr p, ptr stop, double threshold, double *total, ptr *first, ptr *last,
+                        ptr *line_end);
+
+#define KERNEL scalar
+#define KERNEL_WIDTH 0
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define X86_KERNELS 1
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("sse4.2")
+/* A signed byte below 0x20 is a control character or a byte >= 0x80. */
+static inline uint64_t specials_sse42(ptr p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                             _mm_cmpgt_epi8(_mm_set1_epi8(0x20), v));
+    return (uint32_t)_mm_movemask_epi8(m);
+}
+
+static inline uint64_t newlines_sse42(ptr p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+}
+
+#define KERNEL sse42
+#define KERNEL_WIDTH 16
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,bmi,bmi2")
+static inline uint64_t specials_avx2(ptr p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    __m256i m = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))),
+                                _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v));
+    return (uint32_t)_mm256_movemask_epi8(m);
+}
+
+static inline uint64_t newlines_avx2(ptr p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')));
+}
+
+#define KERNEL avx2
+#define KERNEL_WIDTH 32
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,bmi,bmi2")
+static inline uint64_t specials_avx512(ptr p)
+{
+    __m512i v = _mm512_loadu_si512((const void *)p);
+    return _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"')) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\')) |
+           _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20));
+}
+
+static inline uint64_t newlines_avx512(ptr p)
+{
+    __m512i v = _mm512_loadu_si512((const void *)p);
+    return _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+}
+
+#define KERNEL avx512
+#define KERNEL_WIDTH 64
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+#pragma GCC pop_options
+#endif
+
+typedef struct {
+    const char *name;
+    ScanLine scan_line;
+} Kernel;
+
+/* Narrowest first; the last one the CPU runs is the default. */
+static const Kernel kernels[] = {
+    {"scalar", scan_line_scalar},
+#ifdef X86_KERNELS
+    {"sse42", scan_line_sse42},
+    {"avx2", scan_line_avx2},
+    {"avx512", scan_line_avx512},
+#endif
+};
+#define NKERNELS ((int)(sizeof(kernels) / sizeof(kernels[0])))
+
+static const Kernel *kernel_in_use = &kernels[0];
+
+/* Whether this CPU (and its OS, which must save the wide registers) runs kernels[i]. */
+static int runs(int i)
+{
+#ifdef X86_KERNELS
+    __builtin_cpu_init();
+    switch (i) {
+    case 1: return __builtin_cpu_supports("sse4.2");
+    case 2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+    case 3: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi2");
+    }
+#endif
+    return i == 0;
+}
+
+/* The kernel named `name` if this CPU runs it, else NULL. */
+static const Kernel *find_kernel(const char *name)
+{
+    for (int i = 0; i < NKERNELS; i++)
+        if (strcmp(kernels[i].name, name) == 0)
+            return runs(i) ? &kernels[i] : NULL;
+    return NULL;
+}
 /* The levels each path reaches, once s->npaths and s->path_len are set. */
 static void count_levels(Scan *s)
 {
@@ -604,15 +605,14 @@ static PyObject *emit(PyObject *module, PyObject *args)
     o.buf = PyBytes_AS_STRING(o.bytes);
 
     ptr p = chunk.buf, stop = p + chunk.len;
+    ScanLine scan = kernel_in_use->scan_line;
+    s.stop = stop;
     Py_ssize_t lines = 0, selected = 0, blank = 0;
     while (p < stop) {
-        ptr end = memchr(p, '\n', stop - p);
-        if (end == NULL)
-            end = stop;
         lines++;
         double total;
-        ptr first, last;
-        int verdict = scan_line(&s, p, end, threshold, &total, &first, &last);
+        ptr first, last, end;
+        int verdict = scan(&s, p, stop, threshold, &total, &first, &last, &end);
         if (verdict == LINE_BAD) {
             result = Py_NewRef(Py_None);
             goto done;
@@ -728,6 +728,41 @@ static PyObject *keep_freed_memory(PyObject *self, PyObject *arg)
     Py_RETURN_FALSE;
 }
 
+static PyObject *kernel(PyObject *module, PyObject *args)
+{
+    const char *name = NULL;
+    if (!PyArg_ParseTuple(args, "|s:kernel", &name))
+        return NULL;
+    if (name != NULL) {
+        const Kernel *k = find_kernel(name);
+        if (k == NULL)
+            return PyErr_Format(PyExc_ValueError, "no scanner kernel %s on this CPU", name);
+        kernel_in_use = k;
+    }
+    return PyUnicode_FromString(kernel_in_use->name);
+}
+
+static PyObject *kernels_here(PyObject *module, PyObject *unused)
+{
+    PyObject *names = PyList_New(0);
+    if (names == NULL)
+        return NULL;
+    for (int i = 0; i < NKERNELS; i++) {
+        if (!runs(i))
+            continue;
+        PyObject *name = PyUnicode_FromString(kernels[i].name);
+        if (name == NULL || PyList_Append(names, name) < 0) {
+            Py_XDECREF(name);
+            Py_DECREF(names);
+            return NULL;
+        }
+        Py_DECREF(name);
+    }
+    PyObject *result = PyList_AsTuple(names);
+    Py_DECREF(names);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"emit", emit, METH_VARARGS,
      "emit(chunk, paths, threshold, sum_key, decide) -> (lines, selected, output, blank) or None\n\n"
@@ -738,6 +773,13 @@ static PyMethodDef methods[] = {
      "the scanner cannot decide, in line order; `blank` counts the lines of\n"
      "nothing but spaces, tabs and carriage returns. None if the chunk holds a line\n"
      "this scan cannot vouch for (decide may have been called for lines before it)."},
+    {"kernel", kernel, METH_VARARGS,
+     "kernel([name]) -> str\n\n"
+     "The name of the scanner kernel emit uses (scalar, sse42, avx2, avx512); given\n"
+     "a name, use that kernel from now on (ValueError if this CPU cannot run it)."},
+    {"kernels", kernels_here, METH_NOARGS,
+     "kernels() -> tuple of str: the kernels this CPU runs, narrowest first; the last\n"
+     "is the one used unless JSONFILTER_SCANNER names another."},
     {"_parse", parse_number, METH_O,
      "_parse(text) -> float: float(orjson.loads(text)) for any JSON number, as the\n"
      "scanner converts it, though it vouches only for numbers below 1e198 (tests only)."},
@@ -755,5 +797,13 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__scan(void)
 {
+    for (int i = 0; i < NKERNELS; i++)
+        if (runs(i))
+            kernel_in_use = &kernels[i];
+    /* To run (and test) a narrower kernel; a name this CPU cannot run is
+     * passed over, and kernel() says which one is used. */
+    const char *name = getenv("JSONFILTER_SCANNER");
+    if (name != NULL && find_kernel(name) != NULL)
+        kernel_in_use = find_kernel(name);
     return PyModule_Create(&module);
 }
