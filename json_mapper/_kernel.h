@@ -71,6 +71,154 @@ static inline ptr K(string_end)(ptr p, ptr end, ptr stop, int *escaped)
 
 #endif
 
+/* Past the number starting at p, or NULL; *n gets its digits. `vouch`: refuse
+ * numbers that could be infinite for orjson (a constant, so each caller gets
+ * its own copy). */
+static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, Number *n, int vouch)
+{
+    int int_digits = 0, exp_digits = 0, truncated = 0, integer = 1;
+    long adjust = 0;  /* the power of ten the digits are off by */
+    uint64_t mantissa = 0;
+    long exponent = 0;
+
+    n->start = p;
+    n->negative = 0;
+    if (p < end && *p == '-') {
+        n->negative = 1;
+        p++;
+    }
+    if (p >= end)
+        return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && is_digit(*p)) {
+            if (mantissa < MANTISSA_ROOM) {
+                mantissa = mantissa * 10 + (*p - '0');
+            } else {
+                adjust++;
+                truncated |= *p != '0';
+            }
+            int_digits++;
+            p++;
+        }
+        if (vouch && int_digits > MAX_INT_DIGITS)
+            return NULL;
+    } else {
+        return NULL;
+    }
+    if (p < end && *p == '.') {
+        integer = 0;
+        p++;
+        if (p >= end || !is_digit(*p))
+            return NULL;
+#if KERNEL_WIDTH > 0
+        /* Sixteen at a time while the sixteenth still finds room (below). */
+        uint64_t sixteen;
+        while (end - p >= 16 && mantissa < 1000 && digits16(p, &sixteen)) {
+            mantissa = mantissa * 10000000000000000ULL + sixteen;
+            adjust -= 16;
+            p += 16;
+        }
+#endif
+#ifdef EIGHT_AT_A_TIME
+        while (end - p >= 8 && mantissa < 100000000000ULL && eight_digits(p)) {
+            mantissa = mantissa * 100000000 + eight_digits_value(p);
+            adjust -= 8;
+            p += 8;
+        }
+#endif
+        while (p < end && is_digit(*p)) {
+            if (mantissa < MANTISSA_ROOM) {
+                mantissa = mantissa * 10 + (*p - '0');
+                adjust--;
+            } else {
+                truncated |= *p != '0';
+            }
+            p++;
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int exp_negative = 0;
+        integer = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            exp_negative = *p == '-';
+            p++;
+        }
+        if (p >= end || !is_digit(*p))
+            return NULL;
+        while (p < end && is_digit(*p)) {
+            /* A number this small is 0 or close to it, never infinite. */
+            if (vouch && ++exp_digits > MAX_EXP_DIGITS && !exp_negative)
+                return NULL;
+            if (exponent < 100000)
+                exponent = exponent * 10 + (*p - '0');
+            p++;
+        }
+        if (exp_negative)
+            exponent = -exponent;
+    }
+    n->end = p;
+    n->digits = mantissa;
+    n->exponent = (int)(exponent + adjust);
+    n->truncated = truncated;
+    n->integer = integer;
+    return p;
+}
+
+static ptr K(number_end)(ptr p, ptr end, Number *n)
+{
+    return K(read_number)(p, end, n, 1);
+}
+
+/* The same without the limits, for _parse (tests only). */
+static ptr K(any_number_end)(ptr p, ptr end, Number *n)
+{
+    return K(read_number)(p, end, n, 0);
+}
+
+/* Whether the key [key, key + len) is the key of path i at `level` (of the same length). */
+static inline int K(same_key)(const Scan *s, ptr key, Py_ssize_t len, int i, int level)
+{
+#if KERNEL_WIDTH > 0 && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight bytes in one comparison, without a call. */
+    if (len <= 8 && s->stop - key >= 8) {
+        uint64_t word;
+        memcpy(&word, key, 8);
+        uint64_t mask = len == 8 ? UINT64_MAX : (1ULL << (8 * len)) - 1;
+        return ((word ^ s->key_word[i][level]) & mask) == 0;
+    }
+#endif
+    const char *want = s->key[i][level];
+    return len == 0 || (want[0] == (char)key[0] && memcmp(want, key, len) == 0);
+}
+
+#if KERNEL_WIDTH > 0
+/* skip_ws, quicker where there is no whitespace. */
+static inline ptr K(skip_ws)(ptr p, ptr end)
+{
+    while (p < end && *p <= ' ' && ((1ULL << *p) & ((1ULL << ' ') | (1ULL << '\t') | (1ULL << '\r'))))
+        p++;
+    return p;
+}
+#define SKIP_WS K(skip_ws)
+#else
+#define SKIP_WS skip_ws
+#endif
+
+/* After a member or an element at p: past the comma and the space after it,
+ * or past the closing bracket `close` (then p[-1] is it), or NULL. */
+static ptr K(next_item)(ptr p, ptr end, unsigned char close)
+{
+    p = SKIP_WS(p, end);
+    if (p < end && *p == ',')
+        return SKIP_WS(p + 1, end);
+    if (p < end && *p == close)
+        return p + 1;
+    return NULL;
+}
+
 static ptr K(value_end)(Scan *s, ptr p, int depth);
 static ptr K(object_end)(Scan *s, ptr p, int depth, int level, uint32_t active);
 
@@ -85,7 +233,7 @@ static ptr K(path_value_end)(Scan *s, ptr p, int depth, int level, uint32_t leav
         /* Read straight into its place: a copy of a Number just written
          * stalls on the stores. */
         int first = __builtin_ctz(leaves);
-        p = number_end(p, end, &s->value[first]);
+        p = K(number_end)(p, end, &s->value[first]);
         for (int i = first + 1; i < s->npaths; i++)
             if (leaves & (1u << i))
                 s->value[i] = s->value[first];
@@ -107,7 +255,7 @@ static ptr K(path_value_end)(Scan *s, ptr p, int depth, int level, uint32_t leav
 static ptr K(object_end)(Scan *s, ptr p, int depth, int level, uint32_t active)
 {
     ptr end = s->end;
-    p = skip_ws(p + 1, end);
+    p = SKIP_WS(p + 1, end);
     if (p < end && *p == '}')
         return p + 1;
     for (;;) {
@@ -122,19 +270,18 @@ static ptr K(object_end)(Scan *s, ptr p, int depth, int level, uint32_t active)
         if (depth == 1 && s->sum_key != NULL && key_len + 2 == s->sum_key_len &&
             memcmp(key - 1, s->sum_key, key_len + 2) == 0)
             s->unsure = 1;  /* the sum field is already there: decide() replaces it */
-        p = skip_ws(p, end);
+        p = SKIP_WS(p, end);
         if (p >= end || *p != ':')
             return NULL;
-        p = skip_ws(p + 1, end);
+        p = SKIP_WS(p + 1, end);
         uint32_t leaves = 0, through = 0;
         if (active) {
             if (escaped) {
                 s->unsure = 1;  /* it may spell a key of a path */
             } else {
                 for (int i = 0; i < s->npaths; i++) {
-                    const char *want = s->key[i][level];
                     if ((active & (1u << i)) && s->key_len[i][level] == key_len &&
-                        (key_len == 0 || (want[0] == (char)key[0] && memcmp(want, key, key_len) == 0))) {
+                        K(same_key)(s, key, key_len, i, level)) {
                         s->twice[level] |= s->once[level] & (1u << i);
                         s->once[level] |= 1u << i;
                         if (level == s->path_len[i] - 1)
@@ -149,7 +296,7 @@ static ptr K(object_end)(Scan *s, ptr p, int depth, int level, uint32_t active)
             p = K(path_value_end)(s, p, depth, level, leaves, through);
         else
             p = K(value_end)(s, p, depth);
-        if (p == NULL || (p = next_item(p, end, '}')) == NULL || p[-1] == '}')
+        if (p == NULL || (p = K(next_item)(p, end, '}')) == NULL || p[-1] == '}')
             return p;
     }
 }
@@ -157,12 +304,12 @@ static ptr K(object_end)(Scan *s, ptr p, int depth, int level, uint32_t active)
 static ptr K(array_end)(Scan *s, ptr p, int depth)
 {
     ptr end = s->end;
-    p = skip_ws(p + 1, end);
+    p = SKIP_WS(p + 1, end);
     if (p < end && *p == ']')
         return p + 1;
     for (;;) {
         p = K(value_end)(s, p, depth);
-        if (p == NULL || (p = next_item(p, end, ']')) == NULL || p[-1] == ']')
+        if (p == NULL || (p = K(next_item)(p, end, ']')) == NULL || p[-1] == ']')
             return p;
     }
 }
@@ -189,7 +336,7 @@ static ptr K(value_end)(Scan *s, ptr p, int depth)
     case 'n':
         return literal_end(p, end, "null", 4);
     default:
-        return number_end(p, end, &ignored);
+        return K(number_end)(p, end, &ignored);
     }
 }
 
@@ -203,7 +350,7 @@ static int K(scan_line)(Scan *s, ptr p, ptr stop, double threshold, double *tota
 {
     ptr end = K(line_end)(p, stop);
     *line_end = end;
-    p = skip_ws(p, end);
+    p = SKIP_WS(p, end);
     if (p == end)
         return LINE_BLANK;  /* filter_record skips it */
     if (*p != '{')
@@ -211,14 +358,20 @@ static int K(scan_line)(Scan *s, ptr p, ptr stop, double threshold, double *tota
     *first = p;
     s->end = end;
     s->unsure = 0;
+#if KERNEL_WIDTH > 0
+    if (s->depth == 1)  /* without a call to memset */
+        s->once[0] = s->twice[0] = 0;
+    else
+#endif
     for (int level = 0; level < s->depth; level++)
         s->once[level] = s->twice[level] = 0;
     p = K(object_end)(s, p, 1, 0, s->npaths >= 32 ? UINT32_MAX : (1u << s->npaths) - 1);
-    if (p == NULL || skip_ws(p, end) != end)
+    if (p == NULL || SKIP_WS(p, end) != end)
         return LINE_BAD;
     return line_verdict(s, p, threshold, total, last);
 }
 
+#undef SKIP_WS
 #undef K
 #undef K_NAME
 #undef K_PASTE

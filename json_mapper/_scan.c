@@ -48,6 +48,7 @@ typedef struct {
     int path_len[MAX_FIELDS];
     const char *key[MAX_FIELDS][MAX_PATH];
     Py_ssize_t key_len[MAX_FIELDS][MAX_PATH];
+    uint64_t key_word[MAX_FIELDS][MAX_PATH];  /* a key of at most 8 bytes, as 8 bytes read little-endian */
     int depth;                /* the longest path's length */
     uint32_t need[MAX_PATH];  /* the paths with a key at each level */
     /* the paths whose key at each level was met on this line, once and more */
@@ -201,115 +202,11 @@ static uint64_t eight_digits_value(ptr p)
 }
 #endif
 
-/* Past the number starting at p, or NULL; *n gets its digits. `vouch`: refuse
- * numbers that could be infinite for orjson (a constant, so each caller gets
- * its own copy). */
-static inline __attribute__((always_inline)) ptr read_number(ptr p, ptr end, Number *n, int vouch)
-{
-    int int_digits = 0, exp_digits = 0, truncated = 0, integer = 1;
-    long adjust = 0;  /* the power of ten the digits are off by */
-    uint64_t mantissa = 0;
-    long exponent = 0;
-
-    n->start = p;
-    n->negative = 0;
-    if (p < end && *p == '-') {
-        n->negative = 1;
-        p++;
-    }
-    if (p >= end)
-        return NULL;
-    if (*p == '0') {
-        p++;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < end && is_digit(*p)) {
-            if (mantissa < MANTISSA_ROOM) {
-                mantissa = mantissa * 10 + (*p - '0');
-            } else {
-                adjust++;
-                truncated |= *p != '0';
-            }
-            int_digits++;
-            p++;
-        }
-        if (vouch && int_digits > MAX_INT_DIGITS)
-            return NULL;
-    } else {
-        return NULL;
-    }
-    if (p < end && *p == '.') {
-        integer = 0;
-        p++;
-        if (p >= end || !is_digit(*p))
-            return NULL;
-#ifdef EIGHT_AT_A_TIME
-        while (end - p >= 8 && mantissa < 100000000000ULL && eight_digits(p)) {
-            mantissa = mantissa * 100000000 + eight_digits_value(p);
-            adjust -= 8;
-            p += 8;
-        }
-#endif
-        while (p < end && is_digit(*p)) {
-            if (mantissa < MANTISSA_ROOM) {
-                mantissa = mantissa * 10 + (*p - '0');
-                adjust--;
-            } else {
-                truncated |= *p != '0';
-            }
-            p++;
-        }
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        int exp_negative = 0;
-        integer = 0;
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            exp_negative = *p == '-';
-            p++;
-        }
-        if (p >= end || !is_digit(*p))
-            return NULL;
-        while (p < end && is_digit(*p)) {
-            /* A number this small is 0 or close to it, never infinite. */
-            if (vouch && ++exp_digits > MAX_EXP_DIGITS && !exp_negative)
-                return NULL;
-            if (exponent < 100000)
-                exponent = exponent * 10 + (*p - '0');
-            p++;
-        }
-        if (exp_negative)
-            exponent = -exponent;
-    }
-    n->end = p;
-    n->digits = mantissa;
-    n->exponent = (int)(exponent + adjust);
-    n->truncated = truncated;
-    n->integer = integer;
-    return p;
-}
-
-static ptr number_end(ptr p, ptr end, Number *n)
-{
-    return read_number(p, end, n, 1);
-}
-
 static ptr literal_end(ptr p, ptr end, const char *word, size_t n)
 {
     if ((size_t)(end - p) < n || memcmp(p, word, n) != 0)
         return NULL;
     return p + n;
-}
-
-/* After a member or an element at p: past the comma and the space after it,
- * or past the closing bracket `close` (then p[-1] is it), or NULL. */
-static ptr next_item(ptr p, ptr end, unsigned char close)
-{
-    p = skip_ws(p, end);
-    if (p < end && *p == ',')
-        return skip_ws(p + 1, end);
-    if (p < end && *p == close)
-        return p + 1;
-    return NULL;
 }
 
 static const double rough_pow10[] = {
@@ -398,6 +295,21 @@ static inline uint64_t specials_sse42(ptr p)
     return (uint32_t)_mm_movemask_epi8(m);
 }
 
+/* Whether the 16 bytes at p are digits; *value: the number they spell. */
+static inline int digits16(ptr p, uint64_t *value)
+{
+    __m128i v = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(9)), _mm_set1_epi8(9))) != 0xFFFF)
+        return 0;
+    /* Pairs of digits, then fours, then eights, each in one instruction. */
+    __m128i twos = _mm_maddubs_epi16(v, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+    __m128i fours = _mm_madd_epi16(twos, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+    fours = _mm_packus_epi32(fours, fours);
+    __m128i eights = _mm_madd_epi16(fours, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+    *value = (uint64_t)(uint32_t)_mm_cvtsi128_si32(eights) * 100000000 + (uint32_t)_mm_extract_epi32(eights, 1);
+    return 1;
+}
+
 static inline uint64_t newlines_sse42(ptr p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)p);
@@ -461,15 +373,16 @@ static inline uint64_t newlines_avx512(ptr p)
 typedef struct {
     const char *name;
     ScanLine scan_line;
+    ptr (*any_number_end)(ptr p, ptr end, Number *n);
 } Kernel;
 
 /* Narrowest first; the last one the CPU runs is the default. */
 static const Kernel kernels[] = {
-    {"scalar", scan_line_scalar},
+    {"scalar", scan_line_scalar, any_number_end_scalar},
 #ifdef X86_KERNELS
-    {"sse42", scan_line_sse42},
-    {"avx2", scan_line_avx2},
-    {"avx512", scan_line_avx512},
+    {"sse42", scan_line_sse42, any_number_end_sse42},
+    {"avx2", scan_line_avx2, any_number_end_avx2},
+    {"avx512", scan_line_avx512, any_number_end_avx512},
 #endif
 };
 #define NKERNELS ((int)(sizeof(kernels) / sizeof(kernels[0])))
@@ -539,6 +452,9 @@ static int set_paths(Scan *s, PyObject *paths)
             }
             s->key[i][level] = PyBytes_AS_STRING(key);
             s->key_len[i][level] = PyBytes_GET_SIZE(key);
+            s->key_word[i][level] = 0;
+            for (Py_ssize_t j = PyBytes_GET_SIZE(key) < 8 ? PyBytes_GET_SIZE(key) : 8; j-- > 0;)
+                s->key_word[i][level] = s->key_word[i][level] << 8 | (unsigned char)PyBytes_AS_STRING(key)[j];
         }
         if (len > MAX_PATH)
             return 0;
@@ -683,7 +599,7 @@ static PyObject *parse_number(PyObject *module, PyObject *arg)
     if (PyObject_GetBuffer(arg, &text, PyBUF_SIMPLE) < 0)
         return NULL;
     ptr start = text.buf, end = start + text.len;
-    ptr p = read_number(start, end, &n, 0);
+    ptr p = kernel_in_use->any_number_end(start, end, &n);
     if (p != end) {
         PyBuffer_Release(&text);
         PyErr_SetString(PyExc_ValueError, "not a JSON number");
