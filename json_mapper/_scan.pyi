@@ -22,6 +22,16 @@ def emit(
     but spaces, tabs and carriage returns (blank for filter_record).
     """
 
+def kernel(name: str = ..., /) -> str:
+    """The kernel emit uses ("scalar", "sse42", "avx2" or "avx512"); given a name, use that one from now on.
+
+    ValueError if this CPU cannot run it. The default is the last of kernels(),
+    or what JSONFILTER_SCANNER names when this CPU runs it.
+    """
+
+def kernels() -> tuple[str, ...]:
+    """The kernels this CPU runs, narrowest ("scalar") first."""
+
 def keep_freed_memory(size: int, /) -> bool:
     """Let this process keep up to `size` bytes of freed memory for reuse (glibc); False where it cannot."""
 
