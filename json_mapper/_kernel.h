@@ -178,21 +178,29 @@ static ptr K(any_number_end)(ptr p, ptr end, Number *n)
     return K(read_number)(p, end, n, 0);
 }
 
-/* Whether the key [key, key + len) is the key of path i at `level` (of the same length). */
-static inline int K(same_key)(const Scan *s, ptr key, Py_ssize_t len, int i, int level)
+#if KERNEL_WIDTH > 0
+/* The paths in `active` whose key at `level` is [key, key + len): the
+ * distinct keys are compared, each once, those of at most 8 bytes in one
+ * word without a call. */
+static inline uint32_t K(paths_with_key)(const Scan *s, ptr key, Py_ssize_t len, int level, uint32_t active)
 {
-#if KERNEL_WIDTH > 0 && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* Eight bytes in one comparison, without a call. */
-    if (len <= 8 && s->stop - key >= 8) {
-        uint64_t word;
+    uint64_t word = 0, mask = 0;
+    int short_key = len <= 8 && s->stop - key >= 8;
+    if (short_key) {
         memcpy(&word, key, 8);
-        uint64_t mask = len == 8 ? UINT64_MAX : (1ULL << (8 * len)) - 1;
-        return ((word ^ s->key_word[i][level]) & mask) == 0;
+        mask = len == 8 ? UINT64_MAX : (1ULL << (8 * len)) - 1;
     }
-#endif
-    const char *want = s->key[i][level];
-    return len == 0 || (want[0] == (char)key[0] && memcmp(want, key, len) == 0);
+    for (int j = 0; j < s->nkeys[level]; j++) {
+        const KeyAt *k = &s->keys[level][j];
+        if (k->len != len || !(k->paths & active))
+            continue;
+        if (short_key ? ((word ^ k->word) & mask) == 0
+                      : len == 0 || (k->key[0] == (char)key[0] && memcmp(k->key, key, len) == 0))
+            return k->paths & active;  /* the keys are distinct: no other one matches */
+    }
+    return 0;
 }
+#endif
 
 #if KERNEL_WIDTH > 0
 /* skip_ws, quicker where there is no whitespace. */
@@ -233,7 +241,7 @@ static ptr K(path_value_end)(Scan *s, ptr p, int depth, int level, uint32_t leav
         /* Read straight into its place: a copy of a Number just written
          * stalls on the stores. */
         int first = __builtin_ctz(leaves);
-        p = K(number_end)(p, end, &s->value[first]);
+        p = K(read_number)(p, end, &s->value[first], 1);
         for (int i = first + 1; i < s->npaths; i++)
             if (leaves & (1u << i))
                 s->value[i] = s->value[first];
@@ -279,9 +287,20 @@ static ptr K(object_end)(Scan *s, ptr p, int depth, int level, uint32_t active)
             if (escaped) {
                 s->unsure = 1;  /* it may spell a key of a path */
             } else {
+#if KERNEL_WIDTH > 0
+                uint32_t hit = K(paths_with_key)(s, key, key_len, level, active);
+                if (hit) {
+                    /* As the loop below does it, one path at a time. */
+                    s->twice[level] |= s->once[level] & hit;
+                    s->once[level] |= hit;
+                    leaves = hit & s->leaf[level];
+                    through = hit & ~s->leaf[level];
+                }
+#else
                 for (int i = 0; i < s->npaths; i++) {
+                    const char *want = s->key[i][level];
                     if ((active & (1u << i)) && s->key_len[i][level] == key_len &&
-                        K(same_key)(s, key, key_len, i, level)) {
+                        (key_len == 0 || (want[0] == (char)key[0] && memcmp(want, key, key_len) == 0))) {
                         s->twice[level] |= s->once[level] & (1u << i);
                         s->once[level] |= 1u << i;
                         if (level == s->path_len[i] - 1)
@@ -290,6 +309,7 @@ static ptr K(object_end)(Scan *s, ptr p, int depth, int level, uint32_t active)
                             through |= 1u << i;
                     }
                 }
+#endif
             }
         }
         if (leaves | through)

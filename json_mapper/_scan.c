@@ -42,13 +42,23 @@
 typedef const unsigned char *ptr;
 
 typedef struct {
+    const char *key;
+    Py_ssize_t len;
+    uint64_t word;   /* a key of at most 8 bytes, as its 8 bytes read little-endian (0 past it) */
+    uint32_t paths;  /* the paths that have this key at this level */
+} KeyAt;
+
+typedef struct {
     ptr end;                  /* end of the current line */
     ptr stop;                 /* end of the chunk: bytes up to it may be read */
     int npaths;
     int path_len[MAX_FIELDS];
     const char *key[MAX_FIELDS][MAX_PATH];
     Py_ssize_t key_len[MAX_FIELDS][MAX_PATH];
-    uint64_t key_word[MAX_FIELDS][MAX_PATH];  /* a key of at most 8 bytes, as 8 bytes read little-endian */
+    /* The distinct keys at each level, and the paths with each (the wide kernels' way of matching). */
+    int nkeys[MAX_PATH];
+    KeyAt keys[MAX_PATH][MAX_FIELDS];
+    uint32_t leaf[MAX_PATH];  /* the paths that end at each level */
     int depth;                /* the longest path's length */
     uint32_t need[MAX_PATH];  /* the paths with a key at each level */
     /* the paths whose key at each level was met on this line, once and more */
@@ -425,6 +435,34 @@ static void count_levels(Scan *s)
     }
 }
 
+/* s->keys and s->leaf, once the paths are set. */
+static void index_keys(Scan *s)
+{
+    memset(s->nkeys, 0, sizeof(s->nkeys));
+    memset(s->leaf, 0, sizeof(s->leaf));
+    for (int i = 0; i < s->npaths; i++) {
+        s->leaf[s->path_len[i] - 1] |= 1u << i;
+        for (int level = 0; level < s->path_len[i]; level++) {
+            const char *key = s->key[i][level];
+            Py_ssize_t len = s->key_len[i][level];
+            int j = 0;
+            while (j < s->nkeys[level] && !(s->keys[level][j].len == len && memcmp(s->keys[level][j].key, key, len) == 0))
+                j++;
+            KeyAt *k = &s->keys[level][j];
+            if (j == s->nkeys[level]) {
+                s->nkeys[level]++;
+                k->key = key;
+                k->len = len;
+                k->word = 0;
+                for (Py_ssize_t b = len < 8 ? len : 8; b-- > 0;)
+                    k->word = k->word << 8 | (unsigned char)key[b];
+                k->paths = 0;
+            }
+            k->paths |= 1u << i;
+        }
+    }
+}
+
 /* Fill s from `paths`, a tuple of tuples of bytes. 1: done, 0: more paths or
  * longer ones than the scanner holds, -1: an exception is set. */
 static int set_paths(Scan *s, PyObject *paths)
@@ -452,15 +490,13 @@ static int set_paths(Scan *s, PyObject *paths)
             }
             s->key[i][level] = PyBytes_AS_STRING(key);
             s->key_len[i][level] = PyBytes_GET_SIZE(key);
-            s->key_word[i][level] = 0;
-            for (Py_ssize_t j = PyBytes_GET_SIZE(key) < 8 ? PyBytes_GET_SIZE(key) : 8; j-- > 0;)
-                s->key_word[i][level] = s->key_word[i][level] << 8 | (unsigned char)PyBytes_AS_STRING(key)[j];
         }
         if (len > MAX_PATH)
             return 0;
         s->path_len[i] = (int)len;
     }
     count_levels(s);
+    index_keys(s);
     return 1;
 }
 

@@ -236,3 +236,53 @@ def test_every_jsontestsuite_value(scan, path):
                        b'{"index":0.5,"total":' + value + b"}"):
             same_as_scalar(scan, kernel, GOOD + record + b"\n" + GOOD)
             same_as_scalar(scan, kernel, GOOD + record)
+
+
+# Fields on paths that share keys, repeat them, or are 8 or 9 bytes long.
+FIELD_SETS = [("http.latency_ms", "db.ms"), ("a.b.c", "ms", "http.latency_ms"), ("index", "index", "total"),
+              ("a.b", "a.c", "d"), ("12345678", "123456789", "1234567"), ("x",), ("ab.cd", "ab")]
+
+
+def near_misses(key):
+    """Keys that differ from `key` in one byte, first or last, or in length."""
+    if not key:
+        return ["x"]
+    return [chr(ord(key[0]) ^ 1) + key[1:], key[:-1] + chr(ord(key[-1]) ^ 1), key[:-1], key + "s"]
+
+
+@pytest.mark.parametrize("fields", FIELD_SETS, ids=",".join)
+def test_fields_on_every_sort_of_path(scan, wide, fields):
+    rnd = random.Random(5)
+    paths = [field.split(".") for field in fields]
+    noise = [miss for path in paths for key in path for miss in near_misses(key)] + ["sum_val", "ind\\u0065x"]
+
+    def tree():
+        """The fields' paths, most of them, into nested dicts; numbers at the ends."""
+        root = {}
+        for path in paths:
+            if rnd.random() < 0.97:
+                node = root
+                for key in path[:-1]:
+                    node = node.setdefault(key, {}) if isinstance(node.get(key, {}), dict) else {}
+                node[path[-1]] = rnd.choice(["1", "0.5", "-2.25e-3", "7e1", "0.125"] * 10 + ["null", '"s"', "{}"])
+        return root
+
+    def text(node):
+        members = [(key, text(value) if isinstance(value, dict) else value) for key, value in node.items()]
+        members += [(rnd.choice(noise), rnd.choice(["1", "{}", '{"b": 2}'])) for _ in range(rnd.randrange(3))]
+        if members and rnd.random() < 0.02:
+            members.append(rnd.choice(members))  # a repeated key
+        rnd.shuffle(members)
+        return "{" + ", ".join(f'"{key}": {value}' for key, value in members) + "}"
+
+    lines = [text(tree()).encode() for _ in range(3000)]
+    chunk = b"\n".join(lines)
+    for threshold in (-1e300, 1.0):
+        spec = Spec(threshold=threshold, fields=fields)
+        found, handed = same_as_scalar(scan, wide, chunk, spec)
+        # Most decided by the scanner itself, unless a field is also a path to another.
+        conflict = any(other.startswith(field + ".") for field in fields for other in fields)
+        assert found is not None and (conflict or len(handed) < len(lines) * 0.6)
+        # Short keys last in a chunk are compared another way.
+        for line in lines[:200]:
+            same_as_scalar(scan, wide, line, spec)
