@@ -184,17 +184,15 @@ static ptr K(any_number_end)(ptr p, ptr end, Number *n)
  * word without a call. */
 static inline uint32_t K(paths_with_key)(const Scan *s, ptr key, Py_ssize_t len, int level, uint32_t active)
 {
-    uint64_t word = 0, mask = 0;
+    uint64_t word = 0;
     int short_key = len <= 8 && s->stop - key >= 8;
-    if (short_key) {
+    if (short_key)
         memcpy(&word, key, 8);
-        mask = len == 8 ? UINT64_MAX : (1ULL << (8 * len)) - 1;
-    }
     for (int j = 0; j < s->nkeys[level]; j++) {
         const KeyAt *k = &s->keys[level][j];
         if (k->len != len || !(k->paths & active))
             continue;
-        if (short_key ? ((word ^ k->word) & mask) == 0
+        if (short_key ? ((word ^ k->word) & k->mask) == 0
                       : len == 0 || (k->key[0] == (char)key[0] && memcmp(k->key, key, len) == 0))
             return k->paths & active;  /* the keys are distinct: no other one matches */
     }
@@ -242,6 +240,9 @@ static ptr K(path_value_end)(Scan *s, ptr p, int depth, int level, uint32_t leav
          * stalls on the stores. */
         int first = __builtin_ctz(leaves);
         p = K(read_number)(p, end, &s->value[first], 1);
+#if KERNEL_WIDTH > 0
+        if (leaves & (leaves - 1))  /* more than one path ends here */
+#endif
         for (int i = first + 1; i < s->npaths; i++)
             if (leaves & (1u << i))
                 s->value[i] = s->value[first];

@@ -45,6 +45,7 @@ typedef struct {
     const char *key;
     Py_ssize_t len;
     uint64_t word;   /* a key of at most 8 bytes, as its 8 bytes read little-endian (0 past it) */
+    uint64_t mask;   /* the bits of `word` that are the key's */
     uint32_t paths;  /* the paths that have this key at this level */
 } KeyAt;
 
@@ -386,7 +387,7 @@ typedef struct {
     ptr (*any_number_end)(ptr p, ptr end, Number *n);
 } Kernel;
 
-/* Narrowest first; the last one the CPU runs is the default. */
+/* Narrowest first. */
 static const Kernel kernels[] = {
     {"scalar", scan_line_scalar, any_number_end_scalar},
 #ifdef X86_KERNELS
@@ -456,6 +457,7 @@ static void index_keys(Scan *s)
                 k->word = 0;
                 for (Py_ssize_t b = len < 8 ? len : 8; b-- > 0;)
                     k->word = k->word << 8 | (unsigned char)key[b];
+                k->mask = len >= 8 ? UINT64_MAX : (1ULL << (8 * len)) - 1;
                 k->paths = 0;
             }
             k->paths |= 1u << i;
@@ -752,8 +754,8 @@ static PyMethodDef methods[] = {
      "The name of the scanner kernel emit uses (scalar, sse42, avx2, avx512); given\n"
      "a name, use that kernel from now on (ValueError if this CPU cannot run it)."},
     {"kernels", kernels_here, METH_NOARGS,
-     "kernels() -> tuple of str: the kernels this CPU runs, narrowest first; the last\n"
-     "is the one used unless JSONFILTER_SCANNER names another."},
+     "kernels() -> tuple of str: the kernels this CPU runs, narrowest first. The one\n"
+     "used is the widest short of avx512, unless JSONFILTER_SCANNER names another."},
     {"_parse", parse_number, METH_O,
      "_parse(text) -> float: float(orjson.loads(text)) for any JSON number, as the\n"
      "scanner converts it, though it vouches only for numbers below 1e198 (tests only)."},
@@ -771,8 +773,11 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__scan(void)
 {
+    /* The widest the CPU runs, short of AVX-512: on the blog's data its
+     * 64-byte loads, for keys of a few bytes and lines of 60, made the scan
+     * a third slower than AVX2's 32 (docs/speed.md); it is there to be asked for. */
     for (int i = 0; i < NKERNELS; i++)
-        if (runs(i))
+        if (runs(i) && strcmp(kernels[i].name, "avx512") != 0)
             kernel_in_use = &kernels[i];
     /* To run (and test) a narrower kernel; a name this CPU cannot run is
      * passed over, and kernel() says which one is used. */

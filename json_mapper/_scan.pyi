@@ -25,8 +25,8 @@ def emit(
 def kernel(name: str = ..., /) -> str:
     """The kernel emit uses ("scalar", "sse42", "avx2" or "avx512"); given a name, use that one from now on.
 
-    ValueError if this CPU cannot run it. The default is the last of kernels(),
-    or what JSONFILTER_SCANNER names when this CPU runs it.
+    ValueError if this CPU cannot run it. The default is the widest of kernels()
+    short of "avx512", or what JSONFILTER_SCANNER names when this CPU runs it.
     """
 
 def kernels() -> tuple[str, ...]:

@@ -65,7 +65,7 @@ def test_the_kernels_are_those_the_cpu_has(scan):
     assert scan.kernels() == tuple(expected)
 
 
-def test_the_widest_kernel_is_the_default_and_the_variable_forces_each(scan):
+def test_the_widest_kernel_short_of_avx512_is_the_default_and_the_variable_forces_each(scan):
     def kernel_with(value):
         env = {k: v for k, v in os.environ.items() if k != "JSONFILTER_SCANNER"}
         env["PYTHONPATH"] = str(ROOT)
@@ -75,7 +75,7 @@ def test_the_widest_kernel_is_the_default_and_the_variable_forces_each(scan):
                              env=env, capture_output=True, text=True, check=True)
         return run.stdout.strip()
 
-    widest = scan.kernels()[-1]
+    widest = [name for name in scan.kernels() if name != "avx512"][-1]
     assert kernel_with(None) == widest
     for name in scan.kernels():
         assert kernel_with(name) == name
