@@ -10,6 +10,7 @@ every position around their block sizes, from the start of a string and
 from the end of the chunk, and then fill several MiB. test_scan.py runs its
 own tests with every kernel against filter_record.
 """
+import gzip
 import os
 import platform
 import random
@@ -286,3 +287,30 @@ def test_fields_on_every_sort_of_path(scan, wide, fields):
         # Short keys last in a chunk are compared another way.
         for line in lines[:200]:
             same_as_scalar(scan, wide, line, spec)
+
+
+def test_the_command_writes_the_same_with_every_kernel(scan, cli_env, tmp_path):
+    # Several MiB with bad lines among them (messages and exit status), from a
+    # file, stdin and gzip, by one process and by -j 2.
+    rnd = random.Random(6)
+    lines = random_chunk(rnd, 6 << 20).split(b"\n")
+    for at in rnd.sample(range(len(lines)), 8):
+        lines[at] = lines[at][:-3] + rnd.choice(SPECIAL) + lines[at][-3:]
+    data = b"\n".join(lines)
+    plain = tmp_path / "in.json"
+    plain.write_bytes(data)
+    packed = tmp_path / "in.json.gz"
+    packed.write_bytes(gzip.compress(data, 1))
+    runs = [(["-t", "1", str(plain)], None), (["-t", "0", "-j", "2", str(plain)], None),
+            (["-t", "1.5", str(packed)], None), (["-t", "1"], data)]
+    for args, given in runs:
+        results = {}
+        for kernel in scan.kernels():
+            run = subprocess.run(["jsonfilter", *args], input=given, capture_output=True,
+                                 env={**cli_env, "JSONFILTER_SCANNER": kernel})
+            results[kernel] = (run.returncode, run.stdout, run.stderr)
+        expected = results["scalar"]
+        # The bad lines reported (exit status 1), and the rest filtered.
+        assert expected[0] == 1 and b"jsonfilter: " in expected[2] and expected[1].count(b"\n") > 1000, args
+        for kernel, result in results.items():
+            assert result == expected, (kernel, args)
