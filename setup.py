@@ -19,5 +19,5 @@ if os.environ.get("JSONFILTER_SANITIZE") == "1":
 
 setup(ext_modules=[Extension(
     "json_mapper._scan", ["json_mapper/_scan.c"],
-    depends=["json_mapper/_numbers.h", "json_mapper/_pow10.h"],
+    depends=["json_mapper/_numbers.h", "json_mapper/_pow10.h", "json_mapper/_kernel.h"],
     extra_compile_args=compile_args, extra_link_args=link_args, optional=True)])

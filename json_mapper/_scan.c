@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "_numbers.h"
@@ -41,11 +42,24 @@
 typedef const unsigned char *ptr;
 
 typedef struct {
+    const char *key;
+    Py_ssize_t len;
+    uint64_t word;   /* a key of at most 8 bytes, as its 8 bytes read little-endian (0 past it) */
+    uint64_t mask;   /* the bits of `word` that are the key's */
+    uint32_t paths;  /* the paths that have this key at this level */
+} KeyAt;
+
+typedef struct {
     ptr end;                  /* end of the current line */
+    ptr stop;                 /* end of the chunk: bytes up to it may be read */
     int npaths;
     int path_len[MAX_FIELDS];
     const char *key[MAX_FIELDS][MAX_PATH];
     Py_ssize_t key_len[MAX_FIELDS][MAX_PATH];
+    /* The distinct keys at each level, and the paths with each (the wide kernels' way of matching). */
+    int nkeys[MAX_PATH];
+    KeyAt keys[MAX_PATH][MAX_FIELDS];
+    uint32_t leaf[MAX_PATH];  /* the paths that end at each level */
     int depth;                /* the longest path's length */
     uint32_t need[MAX_PATH];  /* the paths with a key at each level */
     /* the paths whose key at each level was met on this line, once and more */
@@ -111,48 +125,55 @@ static ptr utf8_sequence(ptr p, ptr end)
     return p + more + 1;
 }
 
-/* Past the string starting at p (at its opening quote), or NULL.
- * *escaped is set when the string holds a backslash escape. */
-static ptr string_end(ptr p, ptr end, int *escaped)
+/* Past the byte at p inside a string that is not plain ASCII text (a
+ * backslash, a control character or a byte >= 0x80) and what it starts, or
+ * NULL. *escaped is set at a backslash escape. */
+static inline __attribute__((always_inline)) ptr string_step(ptr p, ptr end, int *escaped)
 {
-    p++;
+    unsigned char c = *p;
+    if (c == '\\') {
+        *escaped = 1;
+        if (p + 1 >= end)
+            return NULL;
+        switch (p[1]) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            return p + 2;
+        case 'u': {
+            long unit = unicode_escape(p, end);
+            if (unit < 0)
+                return NULL;
+            if (unit >= 0xDC00 && unit <= 0xDFFF)
+                return NULL;  /* a low surrogate with no high one before it */
+            if (unit >= 0xD800 && unit <= 0xDBFF) {
+                long low = unicode_escape(p + 6, end);
+                if (low < 0xDC00 || low > 0xDFFF)
+                    return NULL;  /* a high surrogate with no low one after it */
+                return p + 12;
+            }
+            return p + 6;
+        }
+        default:
+            return NULL;
+        }
+    }
+    if (c < 0x20)
+        return NULL;
+    return utf8_sequence(p, end);
+}
+
+/* Past the rest of a string, from p (inside it) to its closing quote, or
+ * NULL; one byte at a time, the scalar kernel's way and every kernel's
+ * reference. *escaped is set when the string holds a backslash escape. */
+static ptr string_rest(ptr p, ptr end, int *escaped)
+{
     while (p < end) {
         unsigned char c = *p;
         if (c == '"')
             return p + 1;
-        if (c == '\\') {
-            *escaped = 1;
-            if (p + 1 >= end)
-                return NULL;
-            switch (p[1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                p += 2;
-                break;
-            case 'u': {
-                long unit = unicode_escape(p, end);
-                if (unit < 0)
-                    return NULL;
-                if (unit >= 0xDC00 && unit <= 0xDFFF)
-                    return NULL;  /* a low surrogate with no high one before it */
-                if (unit >= 0xD800 && unit <= 0xDBFF) {
-                    long low = unicode_escape(p + 6, end);
-                    if (low < 0xDC00 || low > 0xDFFF)
-                        return NULL;  /* a high surrogate with no low one after it */
-                    p += 12;
-                } else {
-                    p += 6;
-                }
-                break;
-            }
-            default:
-                return NULL;
-            }
-        } else if (c < 0x20) {
-            return NULL;
-        } else if (c < 0x80) {
+        if (c >= 0x20 && c < 0x80 && c != '\\') {
             p++;
         } else {
-            p = utf8_sequence(p, end);
+            p = string_step(p, end, escaped);
             if (p == NULL)
                 return NULL;
         }
@@ -192,238 +213,11 @@ static uint64_t eight_digits_value(ptr p)
 }
 #endif
 
-/* Past the number starting at p, or NULL; *n gets its digits. `vouch`: refuse
- * numbers that could be infinite for orjson (a constant, so each caller gets
- * its own copy). */
-static inline __attribute__((always_inline)) ptr read_number(ptr p, ptr end, Number *n, int vouch)
-{
-    int int_digits = 0, exp_digits = 0, truncated = 0, integer = 1;
-    long adjust = 0;  /* the power of ten the digits are off by */
-    uint64_t mantissa = 0;
-    long exponent = 0;
-
-    n->start = p;
-    n->negative = 0;
-    if (p < end && *p == '-') {
-        n->negative = 1;
-        p++;
-    }
-    if (p >= end)
-        return NULL;
-    if (*p == '0') {
-        p++;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < end && is_digit(*p)) {
-            if (mantissa < MANTISSA_ROOM) {
-                mantissa = mantissa * 10 + (*p - '0');
-            } else {
-                adjust++;
-                truncated |= *p != '0';
-            }
-            int_digits++;
-            p++;
-        }
-        if (vouch && int_digits > MAX_INT_DIGITS)
-            return NULL;
-    } else {
-        return NULL;
-    }
-    if (p < end && *p == '.') {
-        integer = 0;
-        p++;
-        if (p >= end || !is_digit(*p))
-            return NULL;
-#ifdef EIGHT_AT_A_TIME
-        while (end - p >= 8 && mantissa < 100000000000ULL && eight_digits(p)) {
-            mantissa = mantissa * 100000000 + eight_digits_value(p);
-            adjust -= 8;
-            p += 8;
-        }
-#endif
-        while (p < end && is_digit(*p)) {
-            if (mantissa < MANTISSA_ROOM) {
-                mantissa = mantissa * 10 + (*p - '0');
-                adjust--;
-            } else {
-                truncated |= *p != '0';
-            }
-            p++;
-        }
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        int exp_negative = 0;
-        integer = 0;
-        p++;
-        if (p < end && (*p == '+' || *p == '-')) {
-            exp_negative = *p == '-';
-            p++;
-        }
-        if (p >= end || !is_digit(*p))
-            return NULL;
-        while (p < end && is_digit(*p)) {
-            /* A number this small is 0 or close to it, never infinite. */
-            if (vouch && ++exp_digits > MAX_EXP_DIGITS && !exp_negative)
-                return NULL;
-            if (exponent < 100000)
-                exponent = exponent * 10 + (*p - '0');
-            p++;
-        }
-        if (exp_negative)
-            exponent = -exponent;
-    }
-    n->end = p;
-    n->digits = mantissa;
-    n->exponent = (int)(exponent + adjust);
-    n->truncated = truncated;
-    n->integer = integer;
-    return p;
-}
-
-static ptr number_end(ptr p, ptr end, Number *n)
-{
-    return read_number(p, end, n, 1);
-}
-
-static ptr value_end(Scan *s, ptr p, int depth);
-
 static ptr literal_end(ptr p, ptr end, const char *word, size_t n)
 {
     if ((size_t)(end - p) < n || memcmp(p, word, n) != 0)
         return NULL;
     return p + n;
-}
-
-/* After a member or an element at p: past the comma and the space after it,
- * or past the closing bracket `close` (then p[-1] is it), or NULL. */
-static ptr next_item(ptr p, ptr end, unsigned char close)
-{
-    p = skip_ws(p, end);
-    if (p < end && *p == ',')
-        return skip_ws(p + 1, end);
-    if (p < end && *p == close)
-        return p + 1;
-    return NULL;
-}
-
-static ptr object_end(Scan *s, ptr p, int depth, int level, uint32_t active);
-
-/* Past the value at p of a key that matched paths: `leaves` end there,
- * `through` go on into it. */
-static ptr path_value_end(Scan *s, ptr p, int depth, int level, uint32_t leaves, uint32_t through)
-{
-    ptr end = s->end;
-    if (p >= end)
-        return NULL;
-    if (leaves && (*p == '-' || is_digit(*p))) {
-        /* Read straight into its place: a copy of a Number just written
-         * stalls on the stores. */
-        int first = __builtin_ctz(leaves);
-        p = number_end(p, end, &s->value[first]);
-        for (int i = first + 1; i < s->npaths; i++)
-            if (leaves & (1u << i))
-                s->value[i] = s->value[first];
-        if (through)
-            s->unsure = 1;  /* a number where an object should be */
-        return p;
-    }
-    if (through && *p == '{') {
-        if (leaves)
-            s->unsure = 1;  /* an object where a number should be */
-        return depth >= MAX_DEPTH ? NULL : object_end(s, p, depth + 1, level + 1, through);
-    }
-    s->unsure = 1;  /* not what the paths need: decide() says what is wrong */
-    return value_end(s, p, depth);
-}
-
-/* Past the object at p, or NULL. `active` holds the paths that lead into
- * it, whose keys at `level` are looked for here. */
-static ptr object_end(Scan *s, ptr p, int depth, int level, uint32_t active)
-{
-    ptr end = s->end;
-    p = skip_ws(p + 1, end);
-    if (p < end && *p == '}')
-        return p + 1;
-    for (;;) {
-        if (p >= end || *p != '"')
-            return NULL;
-        int escaped = 0;
-        ptr key = p + 1;
-        p = string_end(p, end, &escaped);
-        if (p == NULL)
-            return NULL;
-        Py_ssize_t key_len = p - 1 - key;
-        if (depth == 1 && s->sum_key != NULL && key_len + 2 == s->sum_key_len &&
-            memcmp(key - 1, s->sum_key, key_len + 2) == 0)
-            s->unsure = 1;  /* the sum field is already there: decide() replaces it */
-        p = skip_ws(p, end);
-        if (p >= end || *p != ':')
-            return NULL;
-        p = skip_ws(p + 1, end);
-        uint32_t leaves = 0, through = 0;
-        if (active) {
-            if (escaped) {
-                s->unsure = 1;  /* it may spell a key of a path */
-            } else {
-                for (int i = 0; i < s->npaths; i++) {
-                    const char *want = s->key[i][level];
-                    if ((active & (1u << i)) && s->key_len[i][level] == key_len &&
-                        (key_len == 0 || (want[0] == (char)key[0] && memcmp(want, key, key_len) == 0))) {
-                        s->twice[level] |= s->once[level] & (1u << i);
-                        s->once[level] |= 1u << i;
-                        if (level == s->path_len[i] - 1)
-                            leaves |= 1u << i;
-                        else
-                            through |= 1u << i;
-                    }
-                }
-            }
-        }
-        if (leaves | through)
-            p = path_value_end(s, p, depth, level, leaves, through);
-        else
-            p = value_end(s, p, depth);
-        if (p == NULL || (p = next_item(p, end, '}')) == NULL || p[-1] == '}')
-            return p;
-    }
-}
-
-static ptr array_end(Scan *s, ptr p, int depth)
-{
-    ptr end = s->end;
-    p = skip_ws(p + 1, end);
-    if (p < end && *p == ']')
-        return p + 1;
-    for (;;) {
-        p = value_end(s, p, depth);
-        if (p == NULL || (p = next_item(p, end, ']')) == NULL || p[-1] == ']')
-            return p;
-    }
-}
-
-/* Past the value at p, which sits inside `depth` containers, or NULL. */
-static ptr value_end(Scan *s, ptr p, int depth)
-{
-    ptr end = s->end;
-    Number ignored;
-    int escaped = 0;
-    if (p >= end)
-        return NULL;
-    switch (*p) {
-    case '{':
-        return depth >= MAX_DEPTH ? NULL : object_end(s, p, depth + 1, 0, 0);
-    case '[':
-        return depth >= MAX_DEPTH ? NULL : array_end(s, p, depth + 1);
-    case '"':
-        return string_end(p, end, &escaped);
-    case 't':
-        return literal_end(p, end, "true", 4);
-    case 'f':
-        return literal_end(p, end, "false", 5);
-    case 'n':
-        return literal_end(p, end, "null", 4);
-    default:
-        return number_end(p, end, &ignored);
-    }
 }
 
 static const double rough_pow10[] = {
@@ -444,26 +238,11 @@ static double rough_value(const Number *n)
 
 enum { LINE_BAD = -2, LINE_ERROR = -1, LINE_BLANK = 0, LINE_BELOW = 1, LINE_UNSURE = 2, LINE_SUM = 3 };
 
-/* Read the line [p, end). LINE_SUM: *total is its exact sum, and the record
- * is [*first, *last) plus its closing brace. LINE_BELOW: a good record whose
- * sum is surely not above `threshold`. LINE_BAD: not vouched for;
- * LINE_ERROR: a Python exception is set. */
-/* Inlined into its two callers: a call per line is a few percent of the scan. */
-static inline __attribute__((always_inline)) int scan_line(Scan *s, ptr p, ptr end, double threshold, double *total, ptr *first, ptr *last)
+/* The verdict on a line read whole (up to p, past its closing brace) by a
+ * kernel's scan_line: LINE_SUM with *total its exact sum and *last where its
+ * bytes end before the brace, or LINE_BELOW, LINE_UNSURE, LINE_ERROR. */
+static inline __attribute__((always_inline)) int line_verdict(Scan *s, ptr p, double threshold, double *total, ptr *last)
 {
-    p = skip_ws(p, end);
-    if (p == end)
-        return LINE_BLANK;  /* filter_record skips it */
-    if (*p != '{')
-        return LINE_BAD;
-    *first = p;
-    s->end = end;
-    s->unsure = 0;
-    for (int level = 0; level < s->depth; level++)
-        s->once[level] = s->twice[level] = 0;
-    p = object_end(s, p, 1, 0, s->npaths >= 32 ? UINT32_MAX : (1u << s->npaths) - 1);
-    if (p == NULL || skip_ws(p, end) != end)
-        return LINE_BAD;
     if (s->unsure)
         return LINE_UNSURE;
     for (int level = 0; level < s->depth; level++)
@@ -498,6 +277,152 @@ static inline __attribute__((always_inline)) int scan_line(Scan *s, ptr p, ptr e
     return LINE_SUM;
 }
 
+/* The kernels: the parser of _kernel.h compiled once for each instruction
+ * set, picked at run time from what the CPU has (or JSONFILTER_SCANNER). The
+ * extension is built with the compiler's default flags; only these functions
+ * are compiled for the wider sets, and only called where the CPU runs them. */
+typedef int (*ScanLine)(Scan *s, ptr p, ptr stop, double threshold, double *total, ptr *first, ptr *last,
+                        ptr *line_end);
+
+#define KERNEL scalar
+#define KERNEL_WIDTH 0
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define X86_KERNELS 1
+#include <immintrin.h>
+
+#pragma GCC push_options
+#pragma GCC target("sse4.2")
+/* A signed byte below 0x20 is a control character or a byte >= 0x80. */
+static inline uint64_t specials_sse42(ptr p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                             _mm_cmpgt_epi8(_mm_set1_epi8(0x20), v));
+    return (uint32_t)_mm_movemask_epi8(m);
+}
+
+/* Whether the 16 bytes at p are digits; *value: the number they spell. */
+static inline int digits16(ptr p, uint64_t *value)
+{
+    __m128i v = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8('0'));
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(9)), _mm_set1_epi8(9))) != 0xFFFF)
+        return 0;
+    /* Pairs of digits, then fours, then eights, each in one instruction. */
+    __m128i twos = _mm_maddubs_epi16(v, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+    __m128i fours = _mm_madd_epi16(twos, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+    fours = _mm_packus_epi32(fours, fours);
+    __m128i eights = _mm_madd_epi16(fours, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+    *value = (uint64_t)(uint32_t)_mm_cvtsi128_si32(eights) * 100000000 + (uint32_t)_mm_extract_epi32(eights, 1);
+    return 1;
+}
+
+static inline uint64_t newlines_sse42(ptr p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+}
+
+#define KERNEL sse42
+#define KERNEL_WIDTH 16
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,bmi,bmi2")
+static inline uint64_t specials_avx2(ptr p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    __m256i m = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('"')),
+                                                _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))),
+                                _mm256_cmpgt_epi8(_mm256_set1_epi8(0x20), v));
+    return (uint32_t)_mm256_movemask_epi8(m);
+}
+
+static inline uint64_t newlines_avx2(ptr p)
+{
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n')));
+}
+
+#define KERNEL avx2
+#define KERNEL_WIDTH 32
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,bmi,bmi2")
+static inline uint64_t specials_avx512(ptr p)
+{
+    __m512i v = _mm512_loadu_si512((const void *)p);
+    return _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('"')) | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\\')) |
+           _mm512_cmplt_epi8_mask(v, _mm512_set1_epi8(0x20));
+}
+
+static inline uint64_t newlines_avx512(ptr p)
+{
+    __m512i v = _mm512_loadu_si512((const void *)p);
+    return _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+}
+
+#define KERNEL avx512
+#define KERNEL_WIDTH 64
+#include "_kernel.h"
+#undef KERNEL
+#undef KERNEL_WIDTH
+#pragma GCC pop_options
+#endif
+
+typedef struct {
+    const char *name;
+    ScanLine scan_line;
+    ptr (*any_number_end)(ptr p, ptr end, Number *n);
+} Kernel;
+
+/* Narrowest first. */
+static const Kernel kernels[] = {
+    {"scalar", scan_line_scalar, any_number_end_scalar},
+#ifdef X86_KERNELS
+    {"sse42", scan_line_sse42, any_number_end_sse42},
+    {"avx2", scan_line_avx2, any_number_end_avx2},
+    {"avx512", scan_line_avx512, any_number_end_avx512},
+#endif
+};
+#define NKERNELS ((int)(sizeof(kernels) / sizeof(kernels[0])))
+
+static const Kernel *kernel_in_use = &kernels[0];
+
+/* Whether this CPU (and its OS, which must save the wide registers) runs kernels[i]. */
+static int runs(int i)
+{
+#ifdef X86_KERNELS
+    __builtin_cpu_init();
+    switch (i) {
+    case 1: return __builtin_cpu_supports("sse4.2");
+    case 2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+    case 3: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi2");
+    }
+#endif
+    return i == 0;
+}
+
+/* The kernel named `name` if this CPU runs it, else NULL. */
+static const Kernel *find_kernel(const char *name)
+{
+    for (int i = 0; i < NKERNELS; i++)
+        if (strcmp(kernels[i].name, name) == 0)
+            return runs(i) ? &kernels[i] : NULL;
+    return NULL;
+}
 /* The levels each path reaches, once s->npaths and s->path_len are set. */
 static void count_levels(Scan *s)
 {
@@ -508,6 +433,35 @@ static void count_levels(Scan *s)
             s->depth = s->path_len[i];
         for (int level = 0; level < s->path_len[i]; level++)
             s->need[level] |= 1u << i;
+    }
+}
+
+/* s->keys and s->leaf, once the paths are set. */
+static void index_keys(Scan *s)
+{
+    memset(s->nkeys, 0, sizeof(s->nkeys));
+    memset(s->leaf, 0, sizeof(s->leaf));
+    for (int i = 0; i < s->npaths; i++) {
+        s->leaf[s->path_len[i] - 1] |= 1u << i;
+        for (int level = 0; level < s->path_len[i]; level++) {
+            const char *key = s->key[i][level];
+            Py_ssize_t len = s->key_len[i][level];
+            int j = 0;
+            while (j < s->nkeys[level] && !(s->keys[level][j].len == len && memcmp(s->keys[level][j].key, key, len) == 0))
+                j++;
+            KeyAt *k = &s->keys[level][j];
+            if (j == s->nkeys[level]) {
+                s->nkeys[level]++;
+                k->key = key;
+                k->len = len;
+                k->word = 0;
+                for (Py_ssize_t b = len < 8 ? len : 8; b-- > 0;)
+                    k->word = k->word << 8 | (unsigned char)key[b];
+                k->mask = len >= 8 ? UINT64_MAX : (1ULL << (8 * len)) - 1;
+                k->paths = 0;
+            }
+            k->paths |= 1u << i;
+        }
     }
 }
 
@@ -544,8 +498,12 @@ static int set_paths(Scan *s, PyObject *paths)
         s->path_len[i] = (int)len;
     }
     count_levels(s);
+    index_keys(s);
     return 1;
 }
+
+/* Selected records up to this long are copied in one block of this size. */
+#define SHORT_LINE 128
 
 /* A growing output buffer: a bytes object resized at the end. */
 typedef struct {
@@ -600,6 +558,17 @@ static PyObject *emit(PyObject *module, PyObject *args)
     s.sum_key_len = sum_key_len;
     /* The room for one more selected line beside the record's own bytes. */
     Py_ssize_t tail = sum_key_len + REPR_MAX + 4;
+    /* `,KEY:` as one piece, when short, for the copy of a short record. */
+    char glue[32];
+    Py_ssize_t glue_len = 0;
+    if (sum_key_len + 2 <= (Py_ssize_t)sizeof(glue)) {
+        memset(glue, 0, sizeof(glue));
+        glue[0] = ',';
+        memcpy(glue + 1, sum_key, sum_key_len);
+        glue[sum_key_len + 1] = ':';
+        glue_len = sum_key_len + 2;
+    }
+    tail += SHORT_LINE + sizeof(glue);  /* the blocks may reach that far */
     /* Room for every line selected, as in the blog's data, without growing:
      * pages that are not written to cost nothing. */
     o.cap = chunk.len + chunk.len / 2 + 4096;
@@ -609,15 +578,14 @@ static PyObject *emit(PyObject *module, PyObject *args)
     o.buf = PyBytes_AS_STRING(o.bytes);
 
     ptr p = chunk.buf, stop = p + chunk.len;
+    ScanLine scan = kernel_in_use->scan_line;
+    s.stop = stop;
     Py_ssize_t lines = 0, selected = 0, blank = 0;
     while (p < stop) {
-        ptr end = memchr(p, '\n', stop - p);
-        if (end == NULL)
-            end = stop;
         lines++;
         double total;
-        ptr first, last;
-        int verdict = scan_line(&s, p, end, scan_threshold, &total, &first, &last);
+        ptr first, last, end;
+        int verdict = scan(&s, p, stop, scan_threshold, &total, &first, &last, &end);
         if (verdict == LINE_BAD) {
             result = Py_NewRef(Py_None);
             goto done;
@@ -631,12 +599,20 @@ static PyObject *emit(PyObject *module, PyObject *args)
             if (out_reserve(&o, n + tail) < 0)
                 goto done;
             char *w = o.buf + o.len;
-            memcpy(w, first, n);
-            w += n;
-            *w++ = ',';
-            memcpy(w, sum_key, sum_key_len);
-            w += sum_key_len;
-            *w++ = ':';
+            if (n <= SHORT_LINE && stop - first >= SHORT_LINE && glue_len > 0) {
+                /* The record and `,"sum_val":` in whole blocks of a size known
+                 * here, without a call: the bytes past them are written over. */
+                memcpy(w, first, SHORT_LINE);
+                memcpy(w + n, glue, sizeof(glue));
+                w += n + glue_len;
+            } else {
+                memcpy(w, first, n);
+                w += n;
+                *w++ = ',';
+                memcpy(w, sum_key, sum_key_len);
+                w += sum_key_len;
+                *w++ = ':';
+            }
             w += write_repr(w, total);
             *w++ = '}';
             *w++ = '\n';
@@ -688,7 +664,7 @@ static PyObject *parse_number(PyObject *module, PyObject *arg)
     if (PyObject_GetBuffer(arg, &text, PyBUF_SIMPLE) < 0)
         return NULL;
     ptr start = text.buf, end = start + text.len;
-    ptr p = read_number(start, end, &n, 0);
+    ptr p = kernel_in_use->any_number_end(start, end, &n);
     if (p != end) {
         PyBuffer_Release(&text);
         PyErr_SetString(PyExc_ValueError, "not a JSON number");
@@ -733,6 +709,41 @@ static PyObject *keep_freed_memory(PyObject *self, PyObject *arg)
     Py_RETURN_FALSE;
 }
 
+static PyObject *kernel(PyObject *module, PyObject *args)
+{
+    const char *name = NULL;
+    if (!PyArg_ParseTuple(args, "|s:kernel", &name))
+        return NULL;
+    if (name != NULL) {
+        const Kernel *k = find_kernel(name);
+        if (k == NULL)
+            return PyErr_Format(PyExc_ValueError, "no scanner kernel %s on this CPU", name);
+        kernel_in_use = k;
+    }
+    return PyUnicode_FromString(kernel_in_use->name);
+}
+
+static PyObject *kernels_here(PyObject *module, PyObject *unused)
+{
+    PyObject *names = PyList_New(0);
+    if (names == NULL)
+        return NULL;
+    for (int i = 0; i < NKERNELS; i++) {
+        if (!runs(i))
+            continue;
+        PyObject *name = PyUnicode_FromString(kernels[i].name);
+        if (name == NULL || PyList_Append(names, name) < 0) {
+            Py_XDECREF(name);
+            Py_DECREF(names);
+            return NULL;
+        }
+        Py_DECREF(name);
+    }
+    PyObject *result = PyList_AsTuple(names);
+    Py_DECREF(names);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"emit", emit, METH_VARARGS,
      "emit(chunk, paths, threshold, sum_key, decide, invert=False) -> (lines, selected, output, blank) or None\n\n"
@@ -744,6 +755,13 @@ static PyMethodDef methods[] = {
      "nothing but spaces, tabs and carriage returns. None if the chunk holds a line\n"
      "this scan cannot vouch for (decide may have been called for lines before it).\n"
      "With `invert`, the lines selected are those whose sum is not above `threshold`."},
+    {"kernel", kernel, METH_VARARGS,
+     "kernel([name]) -> str\n\n"
+     "The name of the scanner kernel emit uses (scalar, sse42, avx2, avx512); given\n"
+     "a name, use that kernel from now on (ValueError if this CPU cannot run it)."},
+    {"kernels", kernels_here, METH_NOARGS,
+     "kernels() -> tuple of str: the kernels this CPU runs, narrowest first. The one\n"
+     "used is the widest short of avx512, unless JSONFILTER_SCANNER names another."},
     {"_parse", parse_number, METH_O,
      "_parse(text) -> float: float(orjson.loads(text)) for any JSON number, as the\n"
      "scanner converts it, though it vouches only for numbers below 1e198 (tests only)."},
@@ -761,5 +779,16 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__scan(void)
 {
+    /* The widest the CPU runs, short of AVX-512: on the blog's data its
+     * 64-byte loads, for keys of a few bytes and lines of 60, made the scan
+     * a third slower than AVX2's 32 (docs/speed.md); it is there to be asked for. */
+    for (int i = 0; i < NKERNELS; i++)
+        if (runs(i) && strcmp(kernels[i].name, "avx512") != 0)
+            kernel_in_use = &kernels[i];
+    /* To run (and test) a narrower kernel; a name this CPU cannot run is
+     * passed over, and kernel() says which one is used. */
+    const char *name = getenv("JSONFILTER_SCANNER");
+    if (name != NULL && find_kernel(name) != NULL)
+        kernel_in_use = find_kernel(name);
     return PyModule_Create(&module);
 }

@@ -25,6 +25,16 @@ def emit(
     `threshold`; `decide` must then answer as a Spec with invert=True does.
     """
 
+def kernel(name: str = ..., /) -> str:
+    """The kernel emit uses ("scalar", "sse42", "avx2" or "avx512"); given a name, use that one from now on.
+
+    ValueError if this CPU cannot run it. The default is the widest of kernels()
+    short of "avx512", or what JSONFILTER_SCANNER names when this CPU runs it.
+    """
+
+def kernels() -> tuple[str, ...]:
+    """The kernels this CPU runs, narrowest ("scalar") first."""
+
 def keep_freed_memory(size: int, /) -> bool:
     """Let this process keep up to `size` bytes of freed memory for reuse (glibc); False where it cannot."""
 

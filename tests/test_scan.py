@@ -27,11 +27,20 @@ from conftest import copy_tracked_tree, corpus_params, require_module
 from json_mapper.record import SKIPPED, BadRecord, Spec, filter_record
 from test_batch import ONE_LINE_FILES, lines, specs
 
+KERNELS = ["scalar", "sse42", "avx2", "avx512"]
 
-@pytest.fixture(scope="module")
-def scan():
+
+@pytest.fixture(scope="module", params=KERNELS)
+def scan(request):
+    """The extension, with each kernel this CPU runs in turn (scalar runs everywhere)."""
     # Under CI the extension must have been built by `pip install`.
-    return require_module("json_mapper._scan")
+    module = require_module("json_mapper._scan")
+    if request.param not in module.kernels():
+        pytest.skip(f"this CPU does not run the {request.param} kernel")
+    before = module.kernel()
+    module.kernel(request.param)
+    yield module
+    module.kernel(before)
 
 
 def paths(spec):
