@@ -290,7 +290,8 @@ typedef int (*ScanLine)(Scan *s, ptr p, ptr stop, double threshold, double *tota
 #undef KERNEL
 #undef KERNEL_WIDTH
 
-#if defined(__x86_64__) && defined(__GNUC__)
+/* GCC's target pragmas; elsewhere (clang, other CPUs) the scalar kernel alone. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define X86_KERNELS 1
 #include <immintrin.h>
 
