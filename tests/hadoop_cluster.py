@@ -332,6 +332,11 @@ class Cluster:
                     "JAVA_HOME,HADOOP_CONF_DIR,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_YARN_HOME,"
                     "HADOOP_MAPRED_HOME,PATH,LANG,TZ",
                 "yarn.application.classpath": f"$HADOOP_CONF_DIR,{classpath}",
+                # The containers' PATH, where a streaming mapper's command is
+                # looked for. The whitelist above would pass the
+                # NodeManager's own, but bash, which runs each container's
+                # launch script, sets a PATH of its own first.
+                "yarn.nodemanager.admin-env": f"MALLOC_ARENA_MAX=$MALLOC_ARENA_MAX,PATH={self.path}",
                 # Container logs stay in each NodeManager's folder, where the
                 # tests look for them.
                 "yarn.log-aggregation-enable": "false",
@@ -461,7 +466,7 @@ class Cluster:
 
     def nodes(self):
         """The ResourceManager's nodes, by node ID."""
-        nodes = (self.get_json(f"{self.rm_url}/ws/v1/cluster/nodes")["nodes"] or {}).get("node", [])
+        nodes = listed((self.get_json(f"{self.rm_url}/ws/v1/cluster/nodes")["nodes"] or {}).get("node", []))
         return {node["id"]: node for node in nodes}
 
     def running_workers(self):
@@ -488,6 +493,47 @@ class Cluster:
         self.wait_for(lambda: self.get_json(f"{self.jhs_url}/ws/v1/history/info"), "the JobHistoryServer",
                       timeout)
 
+    # ------------------------------------------------------------ clients
+
+    @property
+    def spark_conf_dir(self):
+        return self.folder / "spark-conf"
+
+    def spark_defaults(self):
+        """spark-defaults.conf for `spark-submit --master yarn` from the master."""
+        import pyspark  # only the Spark jobs need it
+        jars = Path(pyspark.__file__).parent / "jars"
+        master = self.addr["master"]
+        return {
+            # The pip package's jars, where every node has them (no upload).
+            "spark.yarn.jars": f"local:{jars}/*",
+            # Spark has its own Hadoop client jars; YARN's would clash.
+            "spark.yarn.populateHadoopClasspath": "false",
+            "spark.ui.enabled": "false",
+            "spark.driver.host": master,
+            "spark.driver.bindAddress": master,
+            "spark.yarn.am.memory": "512m",
+            "spark.executor.instances": "2",
+            "spark.executor.memory": "512m",
+            "spark.executor.cores": "1",
+            "spark.pyspark.python": sys.executable,
+        }
+
+    def spark_env(self):
+        """What spark-submit needs besides client_env: its defaults, the driver's address."""
+        self.spark_conf_dir.mkdir(exist_ok=True)
+        (self.spark_conf_dir / "spark-defaults.conf").write_text(
+            "".join(f"{k} {v}\n" for k, v in self.spark_defaults().items()))
+        return {"SPARK_CONF_DIR": str(self.spark_conf_dir), "SPARK_LOCAL_IP": self.addr["master"],
+                "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+
+    def luigi_cfg(self, python=sys.executable):
+        """A luigi.cfg whose [hadoop] section runs JobTasks on this cluster."""
+        return (f"[hadoop]\ncommand = {self.hadoop}\nstreaming-jar = {streaming_jar(self.lib)}\n"
+                f"python-executable = {python}\nversion = cdh4\n\n"
+                "[retcode]\nalready_running = 10\nmissing_data = 20\nnot_run = 25\ntask_failed = 30\n"
+                "scheduling_error = 35\nunhandled_exception = 40\n")
+
     def client_env(self, base=None):
         env = dict(base if base is not None else os.environ)
         env["HADOOP_CONF_DIR"] = str(self.client_conf)
@@ -510,7 +556,7 @@ class Cluster:
 
     def stop(self):
         """Stop every daemon, the last started first, then whatever they left running."""
-        for daemon, host, proc in reversed(self.procs):
+        for _, _, proc in reversed(self.procs):
             stop_group(proc.pid)
             proc.wait()
         self.procs.clear()
@@ -523,7 +569,7 @@ class Cluster:
         url = f"{self.rm_url}/ws/v1/cluster/apps"
         if query:
             url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
-        return (self.get_json(url)["apps"] or {}).get("app", [])
+        return listed((self.get_json(url)["apps"] or {}).get("app", []))
 
     def containers_of(self, app_id):
         """{worker: [container log folders of the application there]}."""
@@ -533,8 +579,13 @@ class Cluster:
         """{group: {counter: total}} of a finished MapReduce job, from the history server."""
         url = f"{self.jhs_url}/ws/v1/history/mapreduce/jobs/{job_id}/counters"
         groups = self.get_json(url)["jobCounters"].get("counterGroup", [])
-        return {g["counterGroupName"]: {c["name"]: c["totalCounterValue"] for c in g.get("counter", [])}
-                for g in groups}
+        return {g["counterGroupName"]: {c["name"]: c["totalCounterValue"] for c in listed(g.get("counter", []))}
+                for g in listed(groups)}
+
+
+def listed(value):
+    """A list the REST API's JSON may give as its one item alone."""
+    return value if isinstance(value, list) else [value]
 
 
 def stop_group(pid, group=True, grace=30):
