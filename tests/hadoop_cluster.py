@@ -225,6 +225,9 @@ class Cluster:
         self.addr = {host: hosts.address(host) for host in HOSTS}
         self.ports = {host: hosts.ports(host) for host in HOSTS}
         self.procs = []  # (name, host, Popen), in start order
+        # MapReduce's shuffle server listens on every address (it takes no
+        # host): only where the hosts are namespaces. The jobs here are map-only.
+        self.shuffle = hosts.kind == "namespaces"
 
     # ------------------------------------------------------------ addresses
 
@@ -326,8 +329,11 @@ class Cluster:
                 # A shared, well-filled disk must not mark the nodes unhealthy.
                 "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "99.9",
                 "yarn.nodemanager.disk-health-checker.min-free-space-per-disk-mb": "512",
-                "yarn.nodemanager.aux-services": "mapreduce_shuffle",
+                "yarn.nodemanager.aux-services": "mapreduce_shuffle" if self.shuffle else "",
                 "yarn.nodemanager.aux-services.mapreduce_shuffle.class": "org.apache.hadoop.mapred.ShuffleHandler",
+                # A NodeManager that stops without a word is lost after this
+                # (10 minutes by default).
+                "yarn.nm.liveness-monitor.expiry-interval-ms": "20000",
                 "yarn.nodemanager.env-whitelist":
                     "JAVA_HOME,HADOOP_CONF_DIR,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_YARN_HOME,"
                     "HADOOP_MAPRED_HOME,PATH,LANG,TZ",
@@ -361,6 +367,9 @@ class Cluster:
                 "mapreduce.client.completion.pollinterval": "500",
                 "yarn.app.mapreduce.am.scheduler.heartbeat.interval-ms": "500",
                 "mapreduce.job.ubertask.enable": "false",
+                # No second copy of a slow task: every attempt a test sees is one it caused.
+                "mapreduce.map.speculative": "false",
+                "mapreduce.reduce.speculative": "false",
             },
         }
 

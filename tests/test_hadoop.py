@@ -69,8 +69,11 @@ master = yarn
 py-packages = json_mapper
 conf = spark.hadoop.fs.defaultFS=file:///
 """
-# Bad lines among the good, in two of the files.
+# Bad lines among the good, in two of the files; and a file of bad lines
+# alone (its own split: the task exits 0 and counts them).
 BAD_LINES = {1: [b"not json", b'{"index": 1}'], 3: [b"[]"]}
+ALL_BAD = [b"nope", b'{"index": "x", "total": 1}', b'{"total": 1}', b"{", b"17"]
+BAD_FILES = FILES + 1
 RUNNING_APP = re.compile(rb"(?:Submitted application|Application report for) (application_\d+_\d+)")
 
 
@@ -121,8 +124,12 @@ def client(hadoop, engine_env, tmp_path):
     env.update(hadoop.spark_env())
 
     def run(command, timeout=600, check=True, **extra):
+        start = time.monotonic()
         done = subprocess.run(hadoop.hosts.command("master", ["sh", "-c", "set -e\n" + command]),
-                                 cwd=tmp_path, env={**env, **extra}, capture_output=True, timeout=timeout)
+                              cwd=tmp_path, env={**env, **extra}, capture_output=True, timeout=timeout)
+        # Each command's wall time, for docs/scaling.md (nothing asserts on it).
+        with open(hadoop.folder / "times.tsv", "a") as times:
+            times.write(f"{time.monotonic() - start:.1f}\t{command}\n")
         if check:
             message = done.stderr.decode(errors="replace")[-5000:]
             assert done.returncode == 0, f"{command}\nexit {done.returncode}\n{message}"
@@ -189,6 +196,7 @@ def data_with_bad_lines(hadoop, data_dir, tmp_path_factory):
         for k, line in enumerate(bad):
             lines.insert(len(lines) * (k + 1) // (len(bad) + 1), line + b"\n")
         path.write_bytes(b"".join(lines))
+    (folder / "dat_bad.json").write_bytes(b"".join(line + b"\n" for line in ALL_BAD))
     hadoop.hdfs_cmd("-put", str(folder), "data_bad")
     return folder
 
@@ -205,14 +213,14 @@ def test_docs_show_the_commands():
 def test_streaming_jsonfilter_mapper_on_yarn(hadoop, client, data_with_bad_lines, run_jsonfilter):
     command = COMMANDS["streaming"].replace("-input data ", "-input data_bad ")
     done = client(command)
-    app = check_ran_on_yarn(hadoop, app_id_of(done.stderr), "MAPREDUCE", FILES)
+    app = check_ran_on_yarn(hadoop, app_id_of(done.stderr), "MAPREDUCE", BAD_FILES)
     # One split a file, one part a split: each part is jsonfilter's output of one file, byte for byte.
     assert sorted(hdfs_parts(hadoop, "out_data8")) == per_file(run_jsonfilter, data_with_bad_lines,
                                                                 "--on-error", "skip")
     everything = expected(run_jsonfilter, sorted(data_with_bad_lines.iterdir()), "--on-error", "skip")
     job_id = app["id"].replace("application_", "job_")
     counters = hadoop.job_counters(job_id)["jsonfilter"]
-    bad = sum(len(lines) for lines in BAD_LINES.values())
+    bad = sum(len(lines) for lines in BAD_LINES.values()) + len(ALL_BAD)
     assert counters == {"records_in": FILES * LINES + bad, "records_out": len(everything.splitlines()),
                         "bad_records": bad}
 
@@ -286,10 +294,77 @@ def test_mrjob_hadoop_runner(hadoop, client, data_with_bad_lines, run_jsonfilter
     args = args.replace("hdfs:///user/me/data", "hdfs:///user/root/data_bad").replace("/user/me/", "/user/root/")
     done = client(f'{sys.executable} run_mrjob.py {args} --threshold {TH} --no-conf'
                   ' --hadoop-bin "$(command -v hadoop)" --hadoop-streaming-jar "$HADOOP_STREAMING_JAR"')
-    check_ran_on_yarn(hadoop, app_id_of(done.stderr), "MAPREDUCE", FILES)
+    check_ran_on_yarn(hadoop, app_id_of(done.stderr), "MAPREDUCE", BAD_FILES)
     assert sorted(hdfs_parts(hadoop, "out_data10")) == per_file(run_jsonfilter, data_with_bad_lines,
                                                                  "--on-error", "skip")
     everything = expected(run_jsonfilter, sorted(data_with_bad_lines.iterdir()), "--on-error", "skip")
-    bad = sum(len(lines) for lines in BAD_LINES.values())
+    bad = sum(len(lines) for lines in BAD_LINES.values()) + len(ALL_BAD)
     assert json.loads(done.stdout.decode().splitlines()[-1]) == [{"jsonfilter": {
         "records_in": FILES * LINES + bad, "records_out": len(everything.splitlines()), "bad_records": bad}}]
+
+
+# ---------------------------------------------------------------- faults
+
+KILLED_ONCE = """\
+#!/bin/sh
+# jsonfilter, except in the first attempt of the first map task: there it is
+# killed (SIGKILL) after reading part of its split, and the attempt fails.
+case "$mapreduce_task_attempt_id" in
+*_m_000000_0)
+    { head -n 3000; sleep 30; } | jsonfilter "$@" &
+    sleep 3
+    kill -9 $!
+    wait $!
+    exit ;;
+esac
+exec jsonfilter "$@"
+"""
+
+
+def test_fault_mapper_killed_mid_task_is_retried(hadoop, client, data_with_bad_lines, run_jsonfilter):
+    killer = hadoop.folder.parent / "node-bin" / "jsonfilter-killed-once"
+    killer.write_text(KILLED_ONCE)
+    killer.chmod(0o755)
+    command = COMMANDS["streaming"].replace("-input data ", "-input data_bad ").replace(
+        "out_data8", "out_killed").replace("-mapper 'jsonfilter ", "-mapper 'jsonfilter-killed-once ")
+    done = client(command)
+    app = check_ran_on_yarn(hadoop, app_id_of(done.stderr), "MAPREDUCE", BAD_FILES)
+    counters = hadoop.job_counters(app["id"].replace("application_", "job_"))
+    assert counters["org.apache.hadoop.mapreduce.JobCounter"]["NUM_FAILED_MAPS"] == 1, counters
+    # Every record once: the killed attempt's partial output is not in the job's.
+    assert sorted(hdfs_parts(hadoop, "out_killed")) == per_file(run_jsonfilter, data_with_bad_lines,
+                                                                 "--on-error", "skip")
+    everything = expected(run_jsonfilter, sorted(data_with_bad_lines.iterdir()), "--on-error", "skip")
+    assert counters["jsonfilter"]["records_out"] == len(everything.splitlines())
+
+
+def test_fault_node_manager_stopped_mid_job(hadoop, client, data_dir, run_jsonfilter):
+    # Last of the file: worker2's NodeManager stays stopped. Each map sleeps
+    # first, so that the job is still running when it goes.
+    slow = hadoop.folder.parent / "node-bin" / "jsonfilter-slow"
+    slow.write_text('#!/bin/sh\nsleep 10\nexec jsonfilter "$@"\n')
+    slow.chmod(0o755)
+    command = COMMANDS["streaming"].replace("out_data8", "out_lost_node").replace(
+        "-mapper 'jsonfilter ", "-mapper 'jsonfilter-slow ")
+    before = {app["id"] for app in hadoop.apps()}
+    job = subprocess.Popen(hadoop.hosts.command("master", ["sh", "-c", command]), cwd=client.folder,
+                           env=client.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            nodes = {hadoop.worker_of(i): node for i, node in hadoop.nodes().items()}
+            running = [app for app in hadoop.apps(states="RUNNING") if app["id"] not in before]
+            if running and nodes["worker2"]["numContainers"] > 0:
+                break
+            assert job.poll() is None and time.monotonic() < deadline, "the job never ran on worker2"
+            time.sleep(1)
+        hadoop.stop_daemon("nodemanager", "worker2")
+        out, err = job.communicate(timeout=600)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode == 0, err.decode(errors="replace")[-3000:]
+    app = hadoop.get_json(f"{hadoop.rm_url}/ws/v1/cluster/apps/{app_id_of(err)}")["app"]
+    assert (app["state"], app["finalStatus"]) == ("FINISHED", "SUCCEEDED"), app
+    assert hadoop.running_workers() == ["worker1"]
+    assert sorted(hdfs_parts(hadoop, "out_lost_node")) == per_file(run_jsonfilter, data_dir)
