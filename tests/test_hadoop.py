@@ -264,9 +264,14 @@ def test_luigi_pyspark_task_on_yarn(hadoop, client, run_jsonfilter, data_dir):
     shutil.copytree(data_dir, client.folder / "data")
     cfg = client.folder / "luigi.cfg"
     cfg.write_text(hadoop.luigi_cfg() + "\n" + fill(SPARK_YARN_CFG, spark_submit=tool("spark-submit")))
-    done = client(COMMANDS["luigi_pyspark"], LUIGI_CONFIG_PATH=str(cfg))
+    before = {app["id"] for app in hadoop.apps()}
+    client(COMMANDS["luigi_pyspark"], LUIGI_CONFIG_PATH=str(cfg))
+    # Luigi keeps spark-submit's stderr to itself when it succeeds: the new
+    # application is the one the ResourceManager did not list before.
+    new = [app for app in hadoop.apps() if app["id"] not in before]
+    assert [app["name"] for app in new] == ["TestTaskPS"], new
     parts = sorted((client.folder / "out_data3").glob("part-*"))
-    check_ran_on_yarn(hadoop, app_id_of(done.stderr), "SPARK", len(parts))
+    check_ran_on_yarn(hadoop, new[0]["id"], "SPARK", len(parts))
     assert spark_output(client.folder / "out_data3") == collections.Counter(
         expected(run_jsonfilter, [data_dir / "dat_0.json"]).splitlines())
 
@@ -274,8 +279,9 @@ def test_luigi_pyspark_task_on_yarn(hadoop, client, run_jsonfilter, data_dir):
 # ---------------------------------------------------------------- mrjob
 
 MRJOB_RUN = """\
-import json, sys
+import json, logging, sys
 from mrjob_jsonfilter import MRJsonFilter
+logging.basicConfig(level=logging.INFO)  # mrjob's log: what hadoop jar said
 job = MRJsonFilter(sys.argv[1:])
 with job.make_runner() as runner:
     runner.run()
