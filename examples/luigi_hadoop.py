@@ -3,13 +3,21 @@
     luigi --module luigi_hadoop TestTaskMR --local-scheduler          # on HDFS, via hadoop jar
     luigi --module luigi_hadoop TestTaskMR --local --local-scheduler  # here, no Hadoop needed
 
-On a cluster, Luigi needs a client.cfg (or luigi.cfg) telling it where
-Hadoop Streaming is:
+On a cluster, Luigi needs a luigi.cfg (or the file LUIGI_CONFIG_PATH
+names) telling it how to run Hadoop Streaming; `version` is the flavour of
+the `hadoop` command's output Luigi expects, and must be cdh4 (the default,
+right for Hadoop 2 and 3), cdh3 or apache1: any other value fails the task:
 
     [hadoop]
-    version: apache
+    command: hadoop
     streaming-jar: /path/to/hadoop-streaming.jar
     python-executable: /path/to/python
+    version: cdh4
+
+`python-executable` runs the mapper on the worker nodes (Luigi ships the
+modules it needs, json_mapper among them); the input is `data` in HDFS
+(under /user/NAME), the output `out_data6` there. tools/hadoop-cluster
+starts a cluster on this machine and writes such a file.
 
 With --local, input and output are local files and Luigi's LocalJobRunner
 runs the mapper in this process. That runner drops the last character of

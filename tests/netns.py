@@ -36,10 +36,14 @@ def can_make_namespaces():
 
 
 class Network:
-    """Hosts named `names`, each a namespace with address SUBNET.N, on one switch."""
+    """Hosts named `names`, each a namespace with address SUBNET.N, on one switch.
 
-    def __init__(self, names):
-        self.tag = f"jf{os.getpid()}"
+    `tag` starts every namespace's name: by default one of this process, so
+    two Networks of one process need tags of their own.
+    """
+
+    def __init__(self, names, tag=None):
+        self.tag = tag or f"jf{os.getpid()}"
         self.switch = f"{self.tag}-switch"
         self.namespaces = {name: f"{self.tag}-{name}" for name in names}
         self.address = {name: f"{SUBNET}.{n}" for n, name in enumerate(names, start=10)}
