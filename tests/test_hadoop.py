@@ -376,3 +376,31 @@ def test_fault_node_manager_stopped_mid_job(hadoop, client, data_dir, run_jsonfi
     assert (app["state"], app["finalStatus"]) == ("FINISHED", "SUCCEEDED"), app
     assert hadoop.running_workers() == ["worker1"]
     assert sorted(hdfs_parts(hadoop, "out_lost_node")) == per_file(run_jsonfilter, data_dir)
+
+
+# ---------------------------------------------------------------- tools/hadoop-cluster
+
+def test_tool_brings_the_cluster_up_and_down(hadoop, tmp_path, engine_env):
+    # On test hosts of its own (--hosts): nothing of a test listens outside
+    # them. up writes env.sh; down leaves no process and no namespace.
+    folder = tmp_path / "by-hand"
+    tool_path = str(ROOT / "tools" / "hadoop-cluster")
+    up = subprocess.run([sys.executable, tool_path, "up", str(folder), "--hosts"], env=engine_env,
+                        capture_output=True, timeout=600)
+    try:
+        assert up.returncode == 0, up.stderr.decode(errors="replace")[-3000:]
+        state = json.loads((folder / "cluster.json").read_text())
+        assert sorted(d["daemon"] for d in state["daemons"]) == sorted(d for d, _ in hc.PLACES)
+        env_sh = (folder / "env.sh").read_text()
+        for name in ("HADOOP_CONF_DIR", "PATH", "HADOOP_STREAMING_JAR", "YARN_RM_URL", "LUIGI_CONFIG_PATH"):
+            assert f"export {name}=" in env_sh, name
+        master = f"{state['namespaces']}-master"
+        ls = subprocess.run([netns.IP, "netns", "exec", master, "sh", "-c", f". {folder}/env.sh && hadoop fs -ls /"],
+                            cwd=tmp_path, env=engine_env, capture_output=True, timeout=120)
+        assert b"/user" in ls.stdout, ls.stderr.decode(errors="replace")[-3000:]
+    finally:
+        down = subprocess.run([sys.executable, tool_path, "down", str(folder)], env=engine_env,
+                              capture_output=True, timeout=600)
+    assert down.returncode == 0, down.stderr.decode(errors="replace")
+    assert hc.leftovers(folder) == []
+    assert not any(Path(f"/run/netns/{state['namespaces']}-{host}").exists() for host in hc.HOSTS)
