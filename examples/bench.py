@@ -81,6 +81,8 @@ DUCKDB = r"""
 import sys, duckdb
 files, threshold, fields = sys.argv[1], float(sys.argv[2]), sys.argv[3].split(",")
 total = " + ".join(".".join(f'"{key}"' for key in field.split(".")) for field in fields)
+# Its progress bar, shown once a query has run 2 s, goes to stdout, into the output.
+duckdb.sql("SET enable_progress_bar = false")
 duckdb.sql(f'''COPY (SELECT *, {total} AS sum_val FROM read_ndjson('{files}')
                       WHERE {total} > {threshold!r}) TO '/dev/stdout' (FORMAT JSON)''')
 """

@@ -90,14 +90,14 @@ def test_a_run_from_a_file_imports_none_of_the_slow_modules(native, tmp_path):
     assert sorted(imported & set(NOT_NEEDED)) == []
 
 
-def test_a_gzip_input_imports_gzip_alone(native):
+def test_a_gzip_input_imports_nothing_more(native):
+    # zlib decompresses it, and the interpreter's start-up has loaded zlib already.
     import gzip
 
     data = good_records(50)
     status, out, messages, imported = run_importtime(gzip.compress(data))
     assert (status, messages, out) == (0, [], per_record_output(data))
-    assert "gzip" in imported
-    assert sorted(imported & set(NOT_NEEDED) - {"gzip"}) == []
+    assert sorted(imported & ({"gzip"} | set(NOT_NEEDED))) == []
 
 
 def test_a_bad_record_still_gets_its_exact_message(native):
