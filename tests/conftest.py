@@ -9,6 +9,7 @@ the folder JSONTESTSUITE_DIR names, by tests marked `jsontestsuite` (deselected
 unless asked for with `-m jsontestsuite`).
 """
 import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -77,6 +78,21 @@ def require_module(name):
     try:
         return importlib.import_module(name)
     except ImportError:
+        message = f"Python package {name} is not installed"
+        if UNDER_CI:
+            pytest.fail(message + " (under CI, .ci/run must install it)")
+        pytest.skip(message)
+
+
+def require_installed(name):
+    """Check that a Python package is installed, without importing it; skip without it, except under CI.
+
+    For packages that are run only in subprocesses: importing chDB blocks
+    SIGPIPE in the importing thread, and every later subprocess of the test
+    run would inherit that mask (`yes | jsonfilter | head` then has `yes`
+    complain of a broken pipe instead of dying quietly).
+    """
+    if importlib.util.find_spec(name) is None:
         message = f"Python package {name} is not installed"
         if UNDER_CI:
             pytest.fail(message + " (under CI, .ci/run must install it)")

@@ -9,12 +9,13 @@ failed run, and that the report, its targets and the chart are written.
 import importlib.util
 import os
 import re
+import signal
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT, require, require_module
+from conftest import ROOT, require, require_installed, require_module
 from json_mapper import datagen
 
 BENCH = ROOT / "examples" / "bench.py"
@@ -60,8 +61,14 @@ def jsonfilter_wrapper(tmp_path, env, body):
 
 
 def require_peers():
+    # Looked for, not imported: the harness runs each peer in a subprocess of its own.
     for module in ("duckdb", "polars", "chdb", "datafusion"):
-        require_module(module)
+        require_installed(module)
+
+
+def test_bug_looking_for_the_peers_blocked_sigpipe_in_the_test_process():
+    require_peers()
+    assert signal.SIGPIPE not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
 
 
 def assert_floors(table, output_bytes=None):
