@@ -313,13 +313,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             say(f"--rejects {args.rejects}: {err.strerror or err}")
             return EXIT_TROUBLE
     try:
-        # Closed (its last lines written) however the run ends; a failure to
-        # write them is a write error like any other.
-        with rejects or contextlib.nullcontext():
-            _filter(args, spec, report, counts, rejects, file_list)
-    except BadRecord as err:  # on_error == "fail"
-        report(err)
-        status = EXIT_TROUBLE
+        try:
+            # Closed (its last lines written) however the run ends; a failure to
+            # write them is a write error like any other.
+            with rejects or contextlib.nullcontext():
+                _filter(args, spec, report, counts, rejects, file_list)
+        except BadRecord as err:  # on_error == "fail"
+            report(err)
+            status = EXIT_TROUBLE
+        if args.count:
+            # What was selected, up to a stop under --on-error fail too: it is this run's output.
+            LineBlockWriter(STDOUT_FD).write(f"{counts.records_written}\n".encode())
     except WorkerDied as err:
         say(str(err))
         return EXIT_TROUBLE
@@ -331,17 +335,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TROUBLE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-    if args.count:
-        # What was selected, up to a stop under --on-error fail too: it is this run's output.
-        try:
-            LineBlockWriter(STDOUT_FD).write(f"{counts.records_written}\n".encode())
-        except BrokenPipeError:
-            return EXIT_PIPE_CLOSED
-        except OSError as err:
-            say(f"write error: {err.strerror or err}")
-            return EXIT_TROUBLE
-        except KeyboardInterrupt:
-            return EXIT_INTERRUPTED
     reporter.finish(counts.bad_records)
     if task:
         task.report_counters(counts)
