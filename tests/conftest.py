@@ -62,14 +62,28 @@ def pytest_runtest_call(item):
                     pytrace=False)
 
 
+def unavailable(message, under_ci=" (under CI, .ci/run must install it)"):
+    """Skip the test, saying `message`; under CI, where nothing may skip, fail it, adding `under_ci`."""
+    if UNDER_CI:
+        pytest.fail(message + under_ci)
+    pytest.skip(message)
+
+
+def require_namespaces():
+    """Skip (fail under CI) where this process cannot make the network namespaces of tests/netns.py."""
+    import netns  # here, not at the top: most test files need no test hosts
+
+    require(netns.IP)
+    if not netns.can_make_namespaces():
+        unavailable("cannot make network namespaces here (needs root)", " (CI runs as root)")
+
+
 def require(program):
     """Path of `program`; skip without it, except under CI, where that is a failure."""
     path = shutil.which(program)
     if path is None:
         message = f"{program} is not installed"
-        if UNDER_CI:
-            pytest.fail(message + " (under CI, .ci/run must install it)")
-        pytest.skip(message)
+        unavailable(message)
     return path
 
 
@@ -79,9 +93,7 @@ def require_module(name):
         return importlib.import_module(name)
     except ImportError:
         message = f"Python package {name} is not installed"
-        if UNDER_CI:
-            pytest.fail(message + " (under CI, .ci/run must install it)")
-        pytest.skip(message)
+        unavailable(message)
 
 
 def require_installed(name):
@@ -94,9 +106,7 @@ def require_installed(name):
     """
     if importlib.util.find_spec(name) is None:
         message = f"Python package {name} is not installed"
-        if UNDER_CI:
-            pytest.fail(message + " (under CI, .ci/run must install it)")
-        pytest.skip(message)
+        unavailable(message)
 
 
 def copy_tracked_tree(dest):

@@ -28,7 +28,7 @@ import pytest
 
 import hadoop_cluster as hc
 import netns
-from conftest import ROOT, UNDER_CI, require, require_module
+from conftest import ROOT, require, require_module, require_namespaces, unavailable
 from markdown_pages import read
 from test_engines import (  # noqa: F401
     EXAMPLES,
@@ -85,16 +85,8 @@ def hadoop(engine_env, data_dir, tmp_path_factory):
     require("java")
     require("unshare")
     if not (hc.LIB / f"hadoop-common-{hc.VERSION}.jar").exists() or not hc.streaming_jar():
-        message = f"the Hadoop jars are not in {hc.LIB} (.ci/run fetches them with Maven)"
-        if UNDER_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    require(netns.IP)
-    if not netns.can_make_namespaces():
-        message = "cannot make network namespaces here (needs root)"
-        if UNDER_CI:
-            pytest.fail(message + " (CI runs as root)")
-        pytest.skip(message)
+        unavailable(f"the Hadoop jars are not in {hc.LIB} (.ci/run fetches them with Maven)", "")
+    require_namespaces()
     folder = tmp_path_factory.mktemp("hadoop")
     # The jsonfilter "installed on every node": this tree's, whatever the
     # containers' environment (YARN gives them the NodeManager's PATH, no more).

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import netns
-from conftest import UNDER_CI, require, require_module
+from conftest import require, require_module, require_namespaces
 from test_engines import (  # noqa: F401
     COMMANDS,
     EXAMPLES,
@@ -47,12 +47,7 @@ HOSTS = ["client", "server1", "server2", "master", "worker1", "worker2"]
 
 @pytest.fixture(scope="module")
 def network():
-    require(netns.IP)
-    if not netns.can_make_namespaces():
-        message = "cannot make network namespaces here (needs root)"
-        if UNDER_CI:
-            pytest.fail(message + " (CI runs as root)")
-        pytest.skip(message)
+    require_namespaces()
     with netns.Network(HOSTS) as net:
         yield net
         assert net.outside() == [], "a test's process runs outside the test hosts"
