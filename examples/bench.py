@@ -10,7 +10,11 @@ report (examples/bench.md) with the targets of the open speed issues checked
 on its own figures, and a chart (examples/bench.png). Variants whose program
 or Python package is missing are reported as skipped. Each table ends with
 two floors, what the hardware does: `cat FILES > /dev/null`, and `cat` of a
-file of the output's size into a new file. Needs the `bench` extra
+file of the output's size into a new file. The blog data's tables also have
+a parse floor, what the fastest JSON parser we know of takes to read and
+decide the same lines without writing them: simdjson's parse_many
+(tools/simdjson_floor.cpp, built when g++, pkg-config and the Debian package
+libsimdjson-dev are there; its count of selected lines is checked). Needs the `bench` extra
 (pip install -e '.[bench]') for the peers (DuckDB, Polars, chDB, DataFusion)
 and the chart, and GNU Parallel and jq for their rows. The whole run takes
 about 8 minutes on 2 cores and says at the end how long it took; smaller or
@@ -118,6 +122,8 @@ context.sql(f"SELECT *, {total} AS sum_val FROM records WHERE {total} > {thresho
 BLOG_FIELDS = "index,total"
 PEERS = ("DuckDB read_ndjson", "Polars scan_ndjson", "chDB file(JSONEachRow)", "DataFusion register_json")
 READ_FLOOR, WRITE_FLOOR = "read floor: cat FILES > /dev/null", "write floor: cat OUTPUT > new file"
+# What the fastest JSON parser takes to read and decide the same lines (tools/simdjson_floor.cpp).
+PARSE_FLOOR = "parse floor: simdjson parse_many, deciding, writing nothing"
 
 
 @dataclass
@@ -130,6 +136,7 @@ class Variant:
     paths: bool = False  # uses field paths, which an older jsonfilter rejects
     baseline: bool = False  # a slow baseline (20 to 40 times slower): timed --baseline-runs times
     floor: str = ""  # a floor (what the hardware does): what it reads or writes, for its row; not checked
+    counts: bool = False  # writes "LINES SELECTED", not records: checked against the reference's count
 
 
 @dataclass
@@ -146,8 +153,8 @@ class Result:
         return statistics.median(self.seconds)
 
 
-def series_variants(jf, python):
-    """The race, as the blog ran it plus this project's ways, and the peers."""
+def series_variants(jf, python, parse_floor):
+    """The race, as the blog ran it plus this project's ways, the peers, and simdjson's parse floor."""
     return [
         Variant("blog mapper (Python json, one line at a time)",
                 f"cat {{files}} | {python} {HERE / 'blog_json_mapper.py'} {{th}}", at=(1.99,), baseline=True),
@@ -165,7 +172,23 @@ def series_variants(jf, python):
         Variant("parallel --pipe + jq", "cat {files} | parallel --pipe 'jq -c -f {jq}'", ("parallel", "jq"),
                 at=(1.99,), baseline=True),
         *peer_variants(python, BLOG_FIELDS),
+        Variant(PARSE_FLOOR, f"{parse_floor} {{th}} {{files}}", (parse_floor,), counts=True),
     ]
+
+
+def built_parse_floor(work):
+    """tools/simdjson_floor.cpp built into `work`: its path, or what it needs (a name missing() reports)."""
+    needs = "simdjson_floor (g++, pkg-config and libsimdjson-dev)"
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "simdjson"], capture_output=True,
+                           text=True) if shutil.which("pkg-config") else None
+    if flags is None or flags.returncode != 0 or shutil.which("g++") is None:
+        return needs
+    binary = work / "simdjson_floor"
+    built = subprocess.run(["g++", "-O3", "-o", str(binary), str(ROOT / "tools" / "simdjson_floor.cpp"),
+                            *flags.stdout.split()], capture_output=True, text=True)
+    if built.returncode != 0:
+        raise RuntimeError(f"tools/simdjson_floor.cpp did not build:\n{built.stderr}")
+    return str(binary)
 
 
 def peer_variants(python, fields, suffix=""):
@@ -184,7 +207,7 @@ def peer_variants(python, fields, suffix=""):
 
 # The columns of the selectivity summary, and of the wide section.
 SERIES_CORE = ("cat FILES | jsonfilter", "jsonfilter FILES", "jsonfilter -j 0 FILES",
-               "cat FILES | jsonfilter -j 0", *PEERS, "jq -c -f map.jq", READ_FLOOR, WRITE_FLOOR)
+               "cat FILES | jsonfilter -j 0", *PEERS, "jq -c -f map.jq", PARSE_FLOOR, READ_FLOOR, WRITE_FLOOR)
 WIDE_VARIANTS = ("blog mapper (Python json, one line at a time)", "cat FILES | jsonfilter", "jsonfilter FILES",
                  "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0", "jq -c -f map.jq", *PEERS)
 
@@ -310,6 +333,13 @@ class Reference:
             return "same records" if lossless else "same records (index, total, sum_val)"
         return f"DIFFERENT ({count:,} records, reference {ref_count:,})"
 
+    def check_counts(self, path):
+        """'same decisions ...' or 'DIFFERENT ...' for the "LINES SELECTED" written to `path`."""
+        lines, selected = (int(word) for word in path.read_text().split())
+        if selected == self.lines:
+            return f"same decisions: {selected:,} of {lines:,} lines selected"
+        return f"DIFFERENT ({selected:,} selected, reference {self.lines:,})"
+
 
 def race(variants, dataset, work, runs, threshold, jq_program, expected=None, baseline_runs=None):
     """Run each variant `runs` times (a baseline `baseline_runs` times) on `dataset` at `threshold`;
@@ -347,7 +377,9 @@ def race(variants, dataset, work, runs, threshold, jq_program, expected=None, ba
             result.seconds = []
             print(f"  {variant.name}: {result.skipped}", file=sys.stderr)
             continue
-        if reference is None:
+        if variant.counts:
+            result.check = reference.check_counts(out) if reference else "no records to check against"
+        elif reference is None:
             reference = Reference(out.rename(work / "reference.json"))
             result.check = f"reference: {reference.lines:,} records"
             if expected is not None:
@@ -691,6 +723,9 @@ def compute_targets(runs, start, rss_rows, scale_lines):
     t.ratio("#20", "blog data, threshold 1.99: `jsonfilter FILES` <= 3x the read floor (`cat FILES > /dev/null`)",
             ("`jsonfilter FILES` at 1.99", median("series", 1.99, "jsonfilter FILES")), floor, 3.0,
             what=three(median("series", 1.99, "jsonfilter FILES"), floor[1]))
+    parse = median("series", 1.99, PARSE_FLOOR)
+    t.ratio("#20", "blog data, threshold 1.99: the parse floor (simdjson, writing nothing) <= 3x the read floor",
+            ("the parse floor at 1.99", parse), floor, 3.0, what=three(parse, floor[1]))
     floor = (WRITE_FLOOR, median("series", 0.0, WRITE_FLOOR))
     t.ratio("#20", "blog data, threshold 0: `jsonfilter FILES` into a new file <= 3x the write floor (`cat` of a "
             "file of the output's size into a new file)",
@@ -864,6 +899,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="jsonfilter-bench-") as tmp:
         work = Path(tmp)
         made = {}
+        parse_floor = built_parse_floor(work)
 
         def blog_data(files, lines):
             """The blog's data set of `files` x `lines`, made once per run."""
@@ -890,7 +926,7 @@ def main(argv=None):
             for th in args.thresholds:
                 print(f"blog data, threshold {th:g}", file=sys.stderr)
                 expected = generator_count(args.files, args.lines, th)
-                chosen = [v for v in series_variants(jf, python) if not v.at or th in v.at]
+                chosen = [v for v in series_variants(jf, python, parse_floor) if not v.at or th in v.at]
                 results = race(chosen, blog, work, args.runs, th, jq_program(work, th), expected, args.baseline_runs)
                 record("series", th, results)
                 share = 100 * expected / total if total else 0
@@ -935,7 +971,7 @@ def main(argv=None):
                      f"{wide_size / (args.files * wide_per_file):.0f} bytes a line)")
         if "wide" in args.sections:
             print("wide data", file=sys.stderr)
-            chosen = [v for v in series_variants(jf, python) if v.name in WIDE_VARIANTS]
+            chosen = [v for v in series_variants(jf, python, parse_floor) if v.name in WIDE_VARIANTS]
             results = race(chosen, wide, work, args.runs, WIDE_THRESHOLD, jq_program(work, WIDE_THRESHOLD),
                            baseline_runs=args.baseline_runs)
             record("wide", WIDE_THRESHOLD, results)

@@ -15,12 +15,13 @@ import sys
 
 import pytest
 
-from conftest import ROOT, require, require_installed, require_module
+from conftest import ROOT, require, require_installed, require_module, unavailable
 from json_mapper import datagen
 
 BENCH = ROOT / "examples" / "bench.py"
 PEERS = ("DuckDB read_ndjson", "Polars scan_ndjson", "chDB file(JSONEachRow)", "DataFusion register_json")
 FLOORS = ("read floor: cat FILES > /dev/null", "write floor: cat OUTPUT > new file")
+PARSE_FLOOR = "parse floor: simdjson parse_many, deciding, writing nothing"
 TINY = ["--runs", "1", "--startup-runs", "3", "--small-files", "6", "--small-lines", "500"]
 
 
@@ -90,6 +91,10 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     require("parallel")
     require_peers()
     require_module("matplotlib")
+    require("g++")
+    require("pkg-config")
+    if subprocess.run(["pkg-config", "--exists", "simdjson"]).returncode != 0:
+        unavailable("libsimdjson-dev is not installed")
     files, lines = 4, 2000
     result, text = run_bench(cli_env, tmp_path, "--files", str(files), "--lines", str(lines), "--sizes", "4000",
                              "--stream-mb", "3", *TINY)
@@ -103,7 +108,7 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     # The selectivity series: the brief's variants at every threshold, jq at 1.99 and 0 only,
     # each output the same as the first one, whose count is the generator's.
     core = ["cat FILES | jsonfilter", "jsonfilter FILES", "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0",
-            *PEERS]
+            *PEERS, PARSE_FLOOR]
     for threshold, with_jq in (("1.99", True), ("1.5", False), ("1", False), ("0", True)):
         table = rows(section(text, f"### Threshold {threshold} ("))
         assert set(core) <= set(table), table.keys()
@@ -114,6 +119,8 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
         assert all(check.startswith("same") for check in checks[1:-2]), checks
         for peer in PEERS:  # they write numbers their own way: the same records by their values
             assert table[peer][-1] == "same records (index, total, sum_val)", table[peer]
+        # simdjson's parse floor writes its counts, checked against the reference's.
+        assert table[PARSE_FLOOR][-1] == f"same decisions: {expected:,} of {files * lines:,} lines selected"
         assert_floors(table)
         # ns/line: the median's time a line of input, for every row.
         for cells in table.values():  # the median shown is rounded to 0.01 s (0.001 s for a floor)
@@ -124,7 +131,7 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     summary = rows(section(text, "### Selectivity summary"))
     assert [name.strip("`") for name in summary] == ["cat FILES | jsonfilter", "jsonfilter FILES",
                                                      "jsonfilter -j 0 FILES", "cat FILES | jsonfilter -j 0",
-                                                     *PEERS, "jq -c -f map.jq", *FLOORS]
+                                                     *PEERS, "jq -c -f map.jq", PARSE_FLOOR, *FLOORS]
     for threshold, column in (("1.99", 1), ("1.5", 2), ("1", 3), ("0", 4)):
         table = rows(section(text, f"### Threshold {threshold} ("))
         for name, cells in summary.items():
@@ -183,7 +190,7 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     bare = float(start["`python -c pass`"][3])
     assert start["`echo '{\"index\": 1, \"total\": 1}' | jq -c -f map.jq`"][-1] == "same records"
     targets = rows(section(text, "## Targets"), key=1)
-    assert len(targets) == 33, targets.keys()
+    assert len(targets) == 34, targets.keys()
     for cells in targets.values():
         assert cells[-1] in ("met", "not met") and re.fullmatch(r"\d+\.\d\dx", cells[3]), cells
     for target, value in (("start-up no slower than jq's on the same input", ours / jq),
@@ -271,6 +278,20 @@ def test_the_selectivity_chart_has_a_log_scale(tmp_path, monkeypatch):
     bench.chart([("lines", "selectivity", {"jq -c -f map.jq": [(0.005, 7.1), (100, 18.2)],
                                            "jsonfilter FILES": [(0.005, 0.19), (100, 0.42)]})], tmp_path / "c.png")
     assert scales == ["log"]
+
+
+def test_parse_floor_is_checked_by_its_count_of_selected_lines(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    reference = tmp_path / "reference.json"
+    reference.write_bytes(b'{"index": 1, "total": 1, "sum_val": 2.0}\n' * 3)
+    counts = tmp_path / "counts"
+    checked = bench.Reference(reference)
+    counts.write_text("10 3\n")
+    assert checked.check_counts(counts) == "same decisions: 3 of 10 lines selected"
+    counts.write_text("10 4\n")
+    assert checked.check_counts(counts) == "DIFFERENT (4 selected, reference 3)"
 
 
 def test_harness_rejects_an_unknown_section(tmp_path):
