@@ -69,8 +69,9 @@ if TYPE_CHECKING:
     from .stream import BinaryWriter, ChunkFilter, OnError, Progress, Report
 
 # What a worker gives for a piece: (bytes read, its ChunkResult, the
-# InputError that stopped the reads or None).
-Outcome: TypeAlias = "tuple[int, ChunkResult, InputError | None]"
+# InputError that stopped the reads or None, and whether the input ended
+# before the piece did: a file truncated while it is read).
+Outcome: TypeAlias = "tuple[int, ChunkResult, InputError | None, bool]"
 # A piece's work: run by a worker (or, for a line longer than a slot, here).
 Job: TypeAlias = "functools.partial[Outcome]"
 # input_ready(): whether more input has come
@@ -274,7 +275,7 @@ class _Pool:
         return _Pending(self, worker)
 
     def receive(self, worker: int) -> Outcome:
-        """The next outcome from `worker`: (bytes read, ChunkResult, InputError or None)."""
+        """The next outcome from `worker` (see Outcome)."""
         process, _, results = self.workers[worker]
         try:
             multiprocessing.connection.wait([results, process.sentinel])
@@ -286,11 +287,11 @@ class _Pool:
         if raised:
             error, remote = raised
             raise error from _RemoteTraceback(remote)
-        size, result, error = outcome
+        size, result, error, short = outcome
         if isinstance(result.output, _InSlot):
             at = result.output.offset
             result = result._replace(output=self.view[at:at + result.output.length])
-        return size, result, error
+        return size, result, error, short
 
     def close(self) -> None:
         """Stop every worker: done ones at once, and busy ones too, as their work is no longer wanted."""
@@ -342,12 +343,12 @@ def _work(tasks: Connection, results: Connection, others: list[Connection],
         except EOFError:  # the main process has gone
             return
         try:
-            size, result, error = job()
+            size, result, error, short = job()
             if len(result.output) <= slot_size:
                 at = offset + slot_size * (done % OUTPUT_SLOTS)
                 view[at:at + len(result.output)] = result.output
                 result = result._replace(output=_InSlot(at, len(result.output)))
-            answer: tuple[Outcome | None, tuple[Exception, str] | None] = ((size, result, error), None)
+            answer: tuple[Outcome | None, tuple[Exception, str] | None] = ((size, result, error, short), None)
         except Exception as err:  # a bug: raised again in the main process, with this traceback
             import traceback  # function-level: only a bug needs it; saves start-up (1.5 ms of every -j run)
 
@@ -386,7 +387,8 @@ class _InOrder:
         self.sizes = _PieceSizes()
         self.source: int | None = None  # the input being written
         self.lineno = 0  # its lines so far
-        self.unreadable: int | None = None  # an input that failed part way: the rest of it is dropped
+        # An input whose later pieces are dropped: it failed part way, or was truncated while it was read.
+        self.unreadable: int | None = None
         # -m: (the records wanted, the Spec, the bad lines to keep, the ring), for the last piece's cut
         self.limit: tuple[int, Spec, int, _Ring] | None = None
 
@@ -404,7 +406,7 @@ class _InOrder:
             assert piece.error is not None
             self._unreadable(piece.error)
             return
-        size, result, error = future.result()
+        size, result, error, short = future.result()
         enough = False
         if self.limit is not None and piece.job is not None:
             wanted, spec, keep, ring = self.limit
@@ -426,6 +428,11 @@ class _InOrder:
             raise _Enough
         if error:  # after the whole lines read before it, as in filter_stream
             self._unreadable(error)
+        elif short:
+            # The file was truncated while it was read, and the reads of this
+            # piece met its new end: -j 1 stops there, so the later pieces,
+            # which other workers may have read before the cut, are dropped.
+            self.unreadable = self.source
 
     def _unreadable(self, error: InputError) -> None:
         self.unreadable = self.source
@@ -657,7 +664,7 @@ def _piece_bytes(job: Job, ring: _Ring) -> bytes | memoryview:
 
 def _filter_bytes(chunk: bytes, chunk_filter: ChunkFilter, keep: int) -> Outcome:
     """A line longer than a slot, filtered in the main process (it has no ring slot to hand over)."""
-    return len(chunk), chunk_filter(chunk, keep), None
+    return len(chunk), chunk_filter(chunk, keep), None, False
 
 
 def _filter_slot(offset: int, length: int) -> Outcome:
@@ -667,28 +674,33 @@ def _filter_slot(offset: int, length: int) -> Outcome:
     # memory, which would otherwise grow to the whole ring in every worker.
     start = offset - offset % mmap.PAGESIZE
     _ring_memory.madvise(mmap.MADV_DONTNEED, start, offset + length - start)
-    return length, result, None
+    return length, result, None, False
 
 
 def _filter_range(parent: int, fd: int, name: str, start: int, end: int | None) -> Outcome:
     """Filter the lines that start in [start, end) of the file `parent` has open as `fd` (end None: to its end).
 
-    Returns (bytes read, ChunkResult, InputError or None): after a read
-    error, the result of the whole lines read before it.
+    Returns (bytes read, ChunkResult, InputError or None, whether the file
+    ended before `end`): after a read error, the result of the whole lines
+    read before it.
     """
     results = []
     size = 0
     error = None
+    short = False
     try:
         # The parent's open file, not its path: the same file, whatever
         # happened to the path since it was opened.
         with open(f"/proc/{parent}/fd/{fd}", "rb", buffering=0) as f:
-            for chunk in _range_chunks(f.fileno(), start, end):
+            at, end = _range_first(f.fileno(), start, end)
+            for chunk in _chunks_from(f.fileno(), at, end):
                 size += len(chunk)
                 results.append(_chunk_filter(chunk, _keep))
+            # Shorter now than when the range was cut: truncated while it was read.
+            short = end is not None and at + size < end
     except OSError as err:
         error = InputError(name, f"read error: {err.strerror or err}")
-    return size, joined(results, _keep) if results else _chunk_filter(b"", _keep), error
+    return size, joined(results, _keep) if results else _chunk_filter(b"", _keep), error, short
 
 
 def _range_chunks(fd: int, start: int, end: int | None) -> Iterator[memoryview]:
@@ -702,11 +714,21 @@ def _range_chunks(fd: int, start: int, end: int | None) -> Iterator[memoryview]:
     asked for; the next read starts after it. Raises OSError on a read
     error, after the chunks read before it.
     """
+    return _chunks_from(fd, *_range_first(fd, start, end))
+
+
+def _range_first(fd: int, start: int, end: int | None) -> tuple[int, int | None]:
+    """(where the first line of the range [start, end) starts, the range's end), past a BOM at the file's start."""
     at = _line_start(fd, start)
     if at == 0 and os.pread(fd, len(BOM), 0) == BOM:
         at = len(BOM)
         if end is not None:  # the first line is still this range's, wherever the range ends
             end = max(end, at + 1)
+    return at, end
+
+
+def _chunks_from(fd: int, at: int, end: int | None) -> Iterator[memoryview]:
+    """_range_chunks from `at`, where a line starts: the chunks follow one another from there."""
     buffer = bytearray(FILE_CHUNK_SIZE)
     view = memoryview(buffer)
     while end is None or at < end:

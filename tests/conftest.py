@@ -109,6 +109,26 @@ def require_installed(name):
         unavailable(message)
 
 
+def run_changed_while_read(cli_env, cwd, args, change):
+    """Run `jsonfilter ARGS` in `cwd`; call change() once its first output byte has come.
+
+    From then on it is blocked on its full stdout pipe with, for inputs larger
+    than what it holds in flight, most of its input still unread. Returns
+    (stdout, stderr, exit status).
+    """
+    proc = subprocess.Popen(["jsonfilter", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=0, env=cli_env)
+    try:
+        first = proc.stdout.read(1)
+        change()
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return first + rest, err, proc.returncode
+
+
 def copy_tracked_tree(dest):
     """Copy the files git tracks into `dest`: the project as a fresh clone has it."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout

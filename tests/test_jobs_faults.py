@@ -13,6 +13,7 @@ import zlib
 
 import pytest
 
+from conftest import run_changed_while_read
 from json_mapper import parallel
 from json_mapper.datagen import file_lines
 from json_mapper.inputs import InputError
@@ -167,21 +168,6 @@ def test_jobs_keep_the_records_before_the_damage_of_a_compressed_input(run_jsonf
 # as -j 1 reads it. Each run below is changed once its first output has come:
 # it then holds the file open and is blocked on its full stdout pipe, with
 # most of the file still to read (the file is larger than the pieces in flight).
-def _changed_while_read(cli_env, cwd, args, change):
-    """Run jsonfilter ARGS, call change() once its first output byte has come; return what it gave."""
-    proc = subprocess.Popen(["jsonfilter", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            bufsize=0, env=cli_env)
-    try:
-        first = proc.stdout.read(1)
-        change()
-        rest, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return first + rest, err, proc.returncode
-
-
 def _big_records(seed=0):
     """Records spread over more 1 MiB pieces than -j 0 has in flight here."""
     mib = parallel.PIECES_PER_WORKER * parallel.cpu_count() + 6
@@ -198,7 +184,7 @@ def _each_job_as_one(cli_env, tmp_path, args, prepare, change):
     runs = {}
     for jobs in ("1", "2", "0"):
         prepare()
-        runs[jobs] = _changed_while_read(cli_env, tmp_path, ["-j", jobs, *args], change)
+        runs[jobs] = run_changed_while_read(cli_env, tmp_path, ["-j", jobs, *args], change)
     assert runs["2"] == runs["1"]
     assert runs["0"] == runs["1"]
     return runs["1"]

@@ -11,10 +11,12 @@ import io
 import os
 import random
 import subprocess
+import time
 
 import pytest
 
-from json_mapper import Spec, filter_chunk
+from conftest import run_changed_while_read
+from json_mapper import Spec, filter_chunk, parallel
 from json_mapper.datagen import file_lines
 from json_mapper.inputs import FILE_CHUNK_SIZE, file_chunks, open_input, read_chunks
 
@@ -129,18 +131,7 @@ def _read_while_changed(cli_env, tmp_path, jobs, data, change):
     """Run `jsonfilter -j JOBS -t 0 in.json`; call change(path) once its first output has come."""
     path = tmp_path / "in.json"
     path.write_bytes(data)
-    proc = subprocess.Popen(["jsonfilter", "-j", jobs, "-t", "0", "in.json"], cwd=tmp_path, env=cli_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
-    try:
-        # Blocked on its full stdout pipe from then on, with most of the file unread.
-        first = proc.stdout.read(1)
-        change(path)
-        rest, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return first + rest, err, proc.returncode
+    return run_changed_while_read(cli_env, tmp_path, ["-j", jobs, "-t", "0", "in.json"], lambda: change(path))
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +154,41 @@ def test_a_file_truncated_mid_line_while_it_is_read_ends_with_one_bad_record(cli
     out, err, status = _read_while_changed(cli_env, tmp_path, jobs, big_data, lambda path: os.truncate(path, cut))
     assert status == 1 and err.startswith(b"jsonfilter: in.json:") and err.count(b"\n") == 1, err
     assert out == expected_output(big_data[:cut], 0)
+
+
+def test_bug_a_file_truncated_under_j_kept_a_later_piece_read_before_the_cut(tmp_path, monkeypatch):
+    # With -j, a worker could read a later piece of the file whole before the
+    # cut while another met the new end in an earlier one: the output then
+    # had a hole, where -j 1 writes the lines before the cut and stops. Here
+    # the cut is made to fall between them: the first worker reads pieces 0
+    # and 2, the second pieces 1 and 3 (pieces go round, 1 MiB each at first),
+    # and piece 1 is read only once piece 2 has been, after the cut.
+    data = generated(8 * (1 << 20) // 61, seed=4)
+    path = tmp_path / "in.json"
+    path.write_bytes(data)
+    cut = data.index(b"\n", (1 << 20) + (1 << 19)) + 1  # inside piece 1
+    piece = parallel.CHUNK_SIZE
+    read_later = tmp_path / "piece 2 read"
+    real = parallel._chunks_from
+
+    def chunks_from(fd, at, end):
+        if piece <= at < 2 * piece:
+            waited = 0
+            while not read_later.exists():
+                assert waited < 600, "piece 2 was never read"
+                time.sleep(0.1)
+                waited += 1
+            os.truncate(path, cut)
+        yield from real(fd, at, end)
+        if 2 * piece <= at < 3 * piece:
+            read_later.touch()
+
+    monkeypatch.setattr(parallel, "_chunks_from", chunks_from)  # the forked workers inherit it
+    out = io.BytesIO()
+    counts = parallel.filter_parallel([str(path)], out, spec=Spec(threshold=0.0), jobs=2)
+    assert read_later.exists()
+    assert out.getvalue() == expected_output(data[:cut], 0)
+    assert counts.unreadable_inputs == 0
 
 
 @pytest.mark.parametrize("jobs", ["1", "2", "0"])
