@@ -735,7 +735,8 @@ def spark_cluster_on(folder, env, address, launch):
             stop(proc)
 
 
-FINISHED_TASK = re.compile(r"Executor: Finished task \S+ in stage")
+# "Finished task 3.0 in stage 0.0": task 3, its first attempt, in stage 0.
+FINISHED_TASK = re.compile(r"Executor: Finished task (\d+)\.\d+ in stage (\d+)\.\d+")
 
 
 def check_ran_on_cluster(status, apps_before, app_name, work_dirs, output):
@@ -744,20 +745,24 @@ def check_ran_on_cluster(status, apps_before, app_name, work_dirs, output):
     `status` is the master's /json/ page after the job, `apps_before` the IDs
     of the applications it knew before. The master must list exactly one new
     application, `app_name`, as finished; each worker's work folder must hold
-    an executor of it; and the executors' logs must show as many finished
-    tasks as the job wrote output parts (one task for each). A job run in
-    local mode meets none of these.
+    an executor of it; and the executors' logs must show as many tasks
+    finished as the job wrote output parts (one task for each). A task run
+    twice (a speculative copy, or a rerun after an executor was slow to
+    answer on a loaded machine) counts once. A job run in local mode meets
+    none of these.
     """
     new = [app for app in status["completedapps"] + status["activeapps"] if app["id"] not in apps_before]
     assert [(app["name"], app["state"]) for app in new] == [(app_name, "FINISHED")], \
         f"the master lists no finished {app_name} application: {json.dumps(status)[:2000]}"
     app_id = new[0]["id"]
-    finished = 0
+    finished = set()  # (stage, task)
     for work in work_dirs:
         executors = sorted((work / app_id).glob("*/stderr"))
         assert executors, f"no executor of {app_id} in the work folder {work}"
-        finished += sum(len(FINISHED_TASK.findall(log.read_text())) for log in executors)
-    assert finished == len(list(Path(output).glob("part-*"))), "tasks did not all run on the executors"
+        for log in executors:
+            finished.update((stage, task) for task, stage in FINISHED_TASK.findall(log.read_text()))
+    assert len(finished) == len(list(Path(output).glob("part-*"))), \
+        f"tasks did not all run on the executors: {sorted(finished)}"
 
 
 def apps_of(status):

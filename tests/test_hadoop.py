@@ -146,21 +146,22 @@ def check_ran_on_yarn(cluster, app_id, app_type, tasks):
     The ResourceManager lists it FINISHED and SUCCEEDED, of type `app_type`;
     each worker's NodeManager kept the logs of at least one container of it;
     and those logs show `tasks` tasks done (a MapReduce task's syslog says
-    "Task 'attempt_..._m_...' done", a Spark executor's stderr "Finished task").
+    "Task 'attempt_..._m_...' done", a Spark executor's stderr "Finished task"),
+    a task that took two attempts counted once.
     """
     app = cluster.get_json(f"{cluster.rm_url}/ws/v1/cluster/apps/{app_id}")["app"]
     assert (app["state"], app["finalStatus"], app["applicationType"]) == ("FINISHED", "SUCCEEDED", app_type), app
     containers = cluster.containers_of(app_id)
     assert all(containers.values()), f"{app_id} ran no container on some worker: {containers}"
-    done = 0
+    done = set()  # the tasks done, each once however many attempts it took
     for folders in containers.values():
         for folder in folders:
             if app_type == "MAPREDUCE":
                 syslog = (folder / "syslog").read_text(errors="replace") if (folder / "syslog").exists() else ""
-                done += len(re.findall(r"Task 'attempt_\d+_\d+_m_\d+_\d+' done", syslog))
+                done.update(re.findall(r"Task 'attempt_\d+_\d+_m_(\d+)_\d+' done", syslog))
             else:
-                done += len(FINISHED_TASK.findall((folder / "stderr").read_text(errors="replace")))
-    assert done == tasks, f"{app_id}: {done} tasks done in the workers' containers, not {tasks}"
+                done.update(FINISHED_TASK.findall((folder / "stderr").read_text(errors="replace")))
+    assert len(done) == tasks, f"{app_id}: {len(done)} tasks done in the workers' containers, not {tasks}"
     return app
 
 
