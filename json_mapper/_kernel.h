@@ -418,10 +418,15 @@ static inline ptr K(flat_object_end)(Scan *s, ptr p, uint32_t active)
         Py_ssize_t key_len = p - 1 - key;
         if (s->sum_key != NULL && key_len + 2 == s->sum_key_len && memcmp(key - 1, s->sum_key, key_len + 2) == 0)
             s->unsure = 1;  /* the sum field is already there: decide() replaces it */
+        if (*p == ':') {
+            p += 1 + (p[1] == ' ');  /* the usual space after it */
+        } else {
+            p = K(fenced_ws)(p);
+            if (*p != ':')
+                return NULL;
+            p++;
+        }
         p = K(fenced_ws)(p);
-        if (*p != ':')
-            return NULL;
-        p = K(fenced_ws)(p + 1);
         uint32_t hit = 0;
         if (escaped)
             s->unsure = 1;  /* it may spell a key of a path */
@@ -449,13 +454,34 @@ static inline ptr K(flat_object_end)(Scan *s, ptr p, uint32_t active)
         }
         if (p == NULL)
             return NULL;
+        if (*p != ',') {
+            p = K(fenced_ws)(p);
+            if (*p == '}')
+                return p + 1;
+            if (*p != ',')
+                return NULL;
+        }
+        p += 1 + (p[1] == ' ');  /* the usual space after it */
         p = K(fenced_ws)(p);
-        if (*p == '}')
-            return p + 1;
-        if (*p != ',')
-            return NULL;
-        p = K(fenced_ws)(p + 1);
     }
+}
+#endif
+
+#if KERNEL_WIDTH > 0
+/* Whether line_verdict would find the line just read by flat_object_end
+ * LINE_BELOW, found by its rough sum, without its loop over the levels:
+ * there is one, whose keys are those of every path. */
+static inline int K(flat_below)(const Scan *s, double threshold, uint32_t every)
+{
+    if (s->unsure | (s->once[0] ^ every) | s->twice[0])
+        return 0;
+    double rough = 0.0, size = fabs(threshold);
+    for (int i = 0; i < s->npaths; i++) {
+        double v = rough_value(&s->value[i]);
+        rough += v;
+        size += fabs(v);
+    }
+    return rough <= threshold - (1e-12 * size + 1e-290);  /* never true when a rough value is NAN */
 }
 #endif
 
@@ -491,7 +517,7 @@ static int K(scan_line)(Scan *s, ptr p, ptr stop, double threshold, double *tota
         if (past != NULL) {
             if (K(fenced_ws)(past) != end)
                 return LINE_BAD;
-            return line_verdict(s, past, threshold, total, last);
+            return K(flat_below)(s, threshold, every) ? LINE_BELOW : line_verdict(s, past, threshold, total, last);
         }
         s->unsure = 0;  /* read again from the start */
         s->once[0] = s->twice[0] = 0;
