@@ -380,6 +380,20 @@ static inline ptr K(fenced_ws)(ptr p)
     return p;
 }
 
+/* paths_with_key(s, key, len, 0, every path), shorter for a key of at most
+ * 8 bytes: every key of the first level has paths, all of them active. */
+static inline uint32_t K(first_paths_with_key)(const Scan *s, ptr key, Py_ssize_t len, uint32_t every)
+{
+    if (len > 8 || s->stop - key < 8)
+        return K(paths_with_key)(s, key, len, 0, every);
+    uint64_t word;
+    memcpy(&word, key, 8);
+    for (const KeyAt *k = s->keys[0], *last = k + s->nkeys[0]; k < last; k++)
+        if (((word ^ k->word) & k->mask) == 0 && k->len == len)
+            return k->paths;
+    return 0;
+}
+
 /* K(string_end) for a string at p of a fenced line, quicker where the
  * string is plain text whose closing quote is in the block after p. */
 static inline ptr K(fenced_string_end)(const Scan *s, ptr p, int *escaped)
@@ -431,7 +445,7 @@ static inline ptr K(flat_object_end)(Scan *s, ptr p, uint32_t active)
         if (escaped)
             s->unsure = 1;  /* it may spell a key of a path */
         else
-            hit = K(paths_with_key)(s, key, key_len, 0, active);
+            hit = K(first_paths_with_key)(s, key, key_len, active);
         if (hit) {
             /* Every path ends here. */
             s->twice[0] |= s->once[0] & hit;
@@ -467,24 +481,6 @@ static inline ptr K(flat_object_end)(Scan *s, ptr p, uint32_t active)
 }
 #endif
 
-#if KERNEL_WIDTH > 0
-/* Whether line_verdict would find the line just read by flat_object_end
- * LINE_BELOW, found by its rough sum, without its loop over the levels:
- * there is one, whose keys are those of every path. */
-static inline int K(flat_below)(const Scan *s, double threshold, uint32_t every)
-{
-    if (s->unsure | (s->once[0] ^ every) | s->twice[0])
-        return 0;
-    double rough = 0.0, size = fabs(threshold);
-    for (int i = 0; i < s->npaths; i++) {
-        double v = rough_value(&s->value[i]);
-        rough += v;
-        size += fabs(v);
-    }
-    return rough <= threshold - (1e-12 * size + 1e-290);  /* never true when a rough value is NAN */
-}
-#endif
-
 /* Read the line at p, up to its line feed or `stop`, and set *end to where
  * it ends. LINE_SUM: *total is its exact sum, and the record is [*first,
  * *last) plus its closing brace. LINE_BELOW: a good record whose sum is
@@ -517,7 +513,10 @@ static int K(scan_line)(Scan *s, ptr p, ptr stop, double threshold, double *tota
         if (past != NULL) {
             if (K(fenced_ws)(past) != end)
                 return LINE_BAD;
-            return K(flat_below)(s, threshold, every) ? LINE_BELOW : line_verdict(s, past, threshold, total, last);
+            /* line_verdict's test, for the one level */
+            if (s->unsure | (s->once[0] ^ every) | s->twice[0])
+                return LINE_UNSURE;
+            return sum_verdict(s, past, threshold, total, last);
         }
         s->unsure = 0;  /* read again from the start */
         s->once[0] = s->twice[0] = 0;
