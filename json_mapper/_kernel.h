@@ -418,6 +418,8 @@ static inline ptr K(flat_object_end)(Scan *s, ptr p, uint32_t active)
 {
     ptr end = s->end;
     Number ignored;
+    /* Kept here: the numbers written into s would have them read again. */
+    Py_ssize_t sum_len = s->sum_key != NULL ? s->sum_key_len - 2 : -1;
     p = K(fenced_ws)(p + 1);
     if (*p == '}')
         return p + 1;
@@ -430,7 +432,7 @@ static inline ptr K(flat_object_end)(Scan *s, ptr p, uint32_t active)
         if (p == NULL)
             return NULL;
         Py_ssize_t key_len = p - 1 - key;
-        if (s->sum_key != NULL && key_len + 2 == s->sum_key_len && memcmp(key - 1, s->sum_key, key_len + 2) == 0)
+        if (key_len == sum_len && memcmp(key - 1, s->sum_key, key_len + 2) == 0)
             s->unsure = 1;  /* the sum field is already there: decide() replaces it */
         if (*p == ':') {
             p += 1 + (p[1] == ' ');  /* the usual space after it */
