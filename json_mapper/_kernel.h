@@ -74,8 +74,12 @@ static inline ptr K(string_end)(ptr p, ptr end, ptr stop, int *escaped)
 /* Past the number starting at p, or NULL; *n gets its digits. `vouch`: refuse
  * numbers that could be infinite for orjson (a constant, so each caller gets
  * its own copy). */
-static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, Number *n, int vouch)
+static inline __attribute__((always_inline)) ptr K(read_number_in)(ptr p, ptr end, Number *n, int vouch,
+                                                                   int fenced)
 {
+    /* `fenced` (a constant, as `vouch`): the byte at `end` is the line's line
+     * feed, which ends every run of digits without a bound check. */
+#define IN_LINE(q) (fenced || (q) < end)
     int int_digits = 0, exp_digits = 0, truncated = 0, integer = 1;
     long adjust = 0;  /* the power of ten the digits are off by */
     uint64_t mantissa = 0;
@@ -83,16 +87,16 @@ static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, 
 
     n->start = p;
     n->negative = 0;
-    if (p < end && *p == '-') {
+    if (IN_LINE(p) && *p == '-') {
         n->negative = 1;
         p++;
     }
-    if (p >= end)
+    if (!IN_LINE(p))
         return NULL;
     if (*p == '0') {
         p++;
     } else if (*p >= '1' && *p <= '9') {
-        while (p < end && is_digit(*p)) {
+        while (IN_LINE(p) && is_digit(*p)) {
             if (mantissa < MANTISSA_ROOM) {
                 mantissa = mantissa * 10 + (*p - '0');
             } else {
@@ -107,10 +111,10 @@ static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, 
     } else {
         return NULL;
     }
-    if (p < end && *p == '.') {
+    if (IN_LINE(p) && *p == '.') {
         integer = 0;
         p++;
-        if (p >= end || !is_digit(*p))
+        if (!IN_LINE(p) || !is_digit(*p))
             return NULL;
 #if KERNEL_WIDTH > 0
         /* Sixteen at a time while the sixteenth still finds room (below). */
@@ -128,7 +132,7 @@ static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, 
             p += 8;
         }
 #endif
-        while (p < end && is_digit(*p)) {
+        while (IN_LINE(p) && is_digit(*p)) {
             if (mantissa < MANTISSA_ROOM) {
                 mantissa = mantissa * 10 + (*p - '0');
                 adjust--;
@@ -138,17 +142,17 @@ static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, 
             p++;
         }
     }
-    if (p < end && (*p == 'e' || *p == 'E')) {
+    if (IN_LINE(p) && (*p == 'e' || *p == 'E')) {
         int exp_negative = 0;
         integer = 0;
         p++;
-        if (p < end && (*p == '+' || *p == '-')) {
+        if (IN_LINE(p) && (*p == '+' || *p == '-')) {
             exp_negative = *p == '-';
             p++;
         }
-        if (p >= end || !is_digit(*p))
+        if (!IN_LINE(p) || !is_digit(*p))
             return NULL;
-        while (p < end && is_digit(*p)) {
+        while (IN_LINE(p) && is_digit(*p)) {
             /* A number this small is 0 or close to it, never infinite. */
             if (vouch && ++exp_digits > MAX_EXP_DIGITS && !exp_negative)
                 return NULL;
@@ -165,6 +169,12 @@ static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, 
     n->truncated = truncated;
     n->integer = integer;
     return p;
+#undef IN_LINE
+}
+
+static inline __attribute__((always_inline)) ptr K(read_number)(ptr p, ptr end, Number *n, int vouch)
+{
+    return K(read_number_in)(p, end, n, vouch, 0);
 }
 
 static ptr K(number_end)(ptr p, ptr end, Number *n)
@@ -361,6 +371,118 @@ static ptr K(value_end)(Scan *s, ptr p, int depth)
     }
 }
 
+#if KERNEL_WIDTH > 0
+/* Spaces, tabs and carriage returns from p, where the line's line feed ends them. */
+static inline ptr K(fenced_ws)(ptr p)
+{
+    while (*p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* paths_with_key(s, key, len, 0, every path), shorter for a key of at most
+ * 8 bytes: every key of the first level has paths, all of them active. */
+static inline uint32_t K(first_paths_with_key)(const Scan *s, ptr key, Py_ssize_t len, uint32_t every)
+{
+    if (len > 8 || s->stop - key < 8)
+        return K(paths_with_key)(s, key, len, 0, every);
+    uint64_t word;
+    memcpy(&word, key, 8);
+    for (const KeyAt *k = s->keys[0], *last = k + s->nkeys[0]; k < last; k++)
+        if (((word ^ k->word) & k->mask) == 0 && k->len == len)
+            return k->paths;
+    return 0;
+}
+
+/* K(string_end) for a string at p of a fenced line, quicker where the
+ * string is plain text whose closing quote is in the block after p. */
+static inline ptr K(fenced_string_end)(const Scan *s, ptr p, int *escaped)
+{
+    if (s->stop - p > KERNEL_WIDTH) {
+        uint64_t m = K(specials)(p + 1);
+        if (m) {
+            ptr q = p + 1 + __builtin_ctzll(m);
+            if (*q == '"')  /* never the line feed, at s->end */
+                return q + 1;
+        }
+    }
+    return K(string_end)(p, s->end, s->stop, escaped);
+}
+
+/* object_end(s, p, 1, 0, active) for the common line: every path one key
+ * long, and the line's line feed inside the chunk, where it ends every loop
+ * over the line's bytes without a bound check. The same effects on s, the
+ * same strings, numbers and nested values read by the same code; NULL
+ * where object_end gives NULL (scan_line then reads the line again with it). */
+static inline ptr K(flat_object_end)(Scan *s, ptr p, uint32_t active)
+{
+    ptr end = s->end;
+    Number ignored;
+    /* Kept here: the numbers written into s would have them read again. */
+    Py_ssize_t sum_len = s->sum_key != NULL ? s->sum_key_len - 2 : -1;
+    p = K(fenced_ws)(p + 1);
+    if (*p == '}')
+        return p + 1;
+    for (;;) {
+        if (*p != '"')
+            return NULL;
+        int escaped = 0;
+        ptr key = p + 1;
+        p = K(fenced_string_end)(s, p, &escaped);
+        if (p == NULL)
+            return NULL;
+        Py_ssize_t key_len = p - 1 - key;
+        if (key_len == sum_len && memcmp(key - 1, s->sum_key, key_len + 2) == 0)
+            s->unsure = 1;  /* the sum field is already there: decide() replaces it */
+        if (*p == ':') {
+            p += 1 + (p[1] == ' ');  /* the usual space after it */
+        } else {
+            p = K(fenced_ws)(p);
+            if (*p != ':')
+                return NULL;
+            p++;
+        }
+        p = K(fenced_ws)(p);
+        uint32_t hit = 0;
+        if (escaped)
+            s->unsure = 1;  /* it may spell a key of a path */
+        else
+            hit = K(first_paths_with_key)(s, key, key_len, active);
+        if (hit) {
+            /* Every path ends here. */
+            s->twice[0] |= s->once[0] & hit;
+            s->once[0] |= hit;
+        }
+        if (hit && (*p == '-' || is_digit(*p))) {
+            int first = __builtin_ctz(hit);
+            p = K(read_number_in)(p, end, &s->value[first], 1, 1);
+            if (hit & (hit - 1))
+                for (int i = first + 1; i < s->npaths; i++)
+                    if (hit & (1u << i))
+                        s->value[i] = s->value[first];
+        } else if (hit) {
+            s->unsure = 1;  /* not a number: decide() says what is wrong */
+            p = K(value_end)(s, p, 1);
+        } else if (*p == '-' || is_digit(*p)) {
+            p = K(read_number_in)(p, end, &ignored, 1, 1);
+        } else {
+            p = K(value_end)(s, p, 1);
+        }
+        if (p == NULL)
+            return NULL;
+        if (*p != ',') {
+            p = K(fenced_ws)(p);
+            if (*p == '}')
+                return p + 1;
+            if (*p != ',')
+                return NULL;
+        }
+        p += 1 + (p[1] == ' ');  /* the usual space after it */
+        p = K(fenced_ws)(p);
+    }
+}
+#endif
+
 /* Read the line at p, up to its line feed or `stop`, and set *end to where
  * it ends. LINE_SUM: *total is its exact sum, and the record is [*first,
  * *last) plus its closing brace. LINE_BELOW: a good record whose sum is
@@ -386,7 +508,23 @@ static int K(scan_line)(Scan *s, ptr p, ptr stop, double threshold, double *tota
 #endif
     for (int level = 0; level < s->depth; level++)
         s->once[level] = s->twice[level] = 0;
-    p = K(object_end)(s, p, 1, 0, s->npaths >= 32 ? UINT32_MAX : (1u << s->npaths) - 1);
+    uint32_t every = s->npaths >= 32 ? UINT32_MAX : (1u << s->npaths) - 1;
+#if KERNEL_WIDTH > 0
+    if (s->depth == 1 && end < stop) {
+        ptr past = K(flat_object_end)(s, p, every);
+        if (past != NULL) {
+            if (K(fenced_ws)(past) != end)
+                return LINE_BAD;
+            /* line_verdict's test, for the one level */
+            if (s->unsure | (s->once[0] ^ every) | s->twice[0])
+                return LINE_UNSURE;
+            return sum_verdict(s, past, threshold, total, last);
+        }
+        s->unsure = 0;  /* read again from the start */
+        s->once[0] = s->twice[0] = 0;
+    }
+#endif
+    p = K(object_end)(s, p, 1, 0, every);
     if (p == NULL || SKIP_WS(p, end) != end)
         return LINE_BAD;
     return line_verdict(s, p, threshold, total, last);

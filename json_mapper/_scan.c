@@ -239,15 +239,11 @@ static double rough_value(const Number *n)
 enum { LINE_BAD = -2, LINE_ERROR = -1, LINE_BLANK = 0, LINE_BELOW = 1, LINE_UNSURE = 2, LINE_SUM = 3 };
 
 /* The verdict on a line read whole (up to p, past its closing brace) by a
- * kernel's scan_line: LINE_SUM with *total its exact sum and *last where its
- * bytes end before the brace, or LINE_BELOW, LINE_UNSURE, LINE_ERROR. */
-static inline __attribute__((always_inline)) int line_verdict(Scan *s, ptr p, double threshold, double *total, ptr *last)
+ * kernel's scan_line, whose paths were each met once (line_verdict): LINE_SUM
+ * with *total its exact sum and *last where its bytes end before the brace,
+ * or LINE_BELOW, LINE_UNSURE, LINE_ERROR. */
+static inline __attribute__((always_inline)) int sum_verdict(Scan *s, ptr p, double threshold, double *total, ptr *last)
 {
-    if (s->unsure)
-        return LINE_UNSURE;
-    for (int level = 0; level < s->depth; level++)
-        if ((s->once[level] & s->need[level]) != s->need[level] || (s->twice[level] & s->need[level]))
-            return LINE_UNSURE;  /* missing or repeated */
     /* Most lines are far from the threshold: a rough sum settles them without
      * the exact conversions. It is within 1e-15 of the exact one, relative to
      * the size of the numbers added; 1e-12 of it is a margin to spare. */
@@ -275,6 +271,18 @@ static inline __attribute__((always_inline)) int line_verdict(Scan *s, ptr p, do
         p--;
     *last = p;
     return LINE_SUM;
+}
+
+/* As sum_verdict, for any line read whole: LINE_UNSURE where a path was
+ * missing or met twice, or the line is unsure for another reason. */
+static inline __attribute__((always_inline)) int line_verdict(Scan *s, ptr p, double threshold, double *total, ptr *last)
+{
+    if (s->unsure)
+        return LINE_UNSURE;
+    for (int level = 0; level < s->depth; level++)
+        if ((s->once[level] & s->need[level]) != s->need[level] || (s->twice[level] & s->need[level]))
+            return LINE_UNSURE;  /* missing or repeated */
+    return sum_verdict(s, p, threshold, total, last);
 }
 
 /* The kernels: the parser of _kernel.h compiled once for each instruction

@@ -239,6 +239,81 @@ def test_every_jsontestsuite_value(scan, path):
             same_as_scalar(scan, kernel, GOOD + record)
 
 
+
+# A flat record's pieces, and what may come between them: the wide kernels
+# read a line whose fields are all one key deep, and whose line feed is in
+# the chunk, with a parser of their own (flat_object_end).
+SPACES = ["", "", "", " ", "  ", "\t", "\r", " \t\r "]
+NOISE_VALUES = ["1", "-0.5e3", '"text"', '"a\\"b"', '"\\u00e9t\\u00e9"', '"\u00e9t\u00e9"', '"\\ud83d\\ude00"',
+                "true", "false", "null", "{}", "[]", '[1, {"index": 2}]',
+                '{"index": 1, "total": {"a": []}}', '"' + "x" * 70 + '"']
+PATH_VALUES = ["0.38511804380287472", "1", "-2", "0", "-0.0", "1e5", "12345678901234567890.5", "0.1e-400", "1E+2",
+               "null", '"1"', "{}", "[1]", "true"]
+NOISE_KEYS = ["msg", "ind\\u0065x", "sum_val", "index" + "x" * 40, "t\u00f6tal", "", "a\\\\b", "indexx", "tota"]
+
+
+def flat_record(rnd):
+    members = [("index", rnd.choice(PATH_VALUES)), ("total", rnd.choice(PATH_VALUES))]
+    members += [(rnd.choice(NOISE_KEYS), rnd.choice(NOISE_VALUES)) for _ in range(rnd.randrange(3))]
+    if rnd.random() < 0.05:
+        members.append(rnd.choice(members))  # a repeated key
+    rnd.shuffle(members)
+
+    def ws():
+        return rnd.choice(SPACES)
+
+    tokens = ["{"] + [piece for key, value in members for piece in (f'"{key}"', ":", value, ",")][:-1] + ["}"]
+    if rnd.random() < 0.1:  # bad JSON: a piece lost or another byte in its place
+        at = rnd.randrange(len(tokens))
+        tokens[at] = rnd.choice(["", "x", '"', ",", ":", "\\", "\x01", "\xff"])
+    return (ws() + "".join(token + ws() for token in tokens)).encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("spec", [Spec(threshold=1), Spec(threshold=-1e300)], ids=["1", "all"])
+def test_flat_records_of_every_layout(scan, wide, spec):
+    rnd = random.Random(7)
+    lines = [flat_record(rnd) for _ in range(6000)]
+    # Each bad line makes the chunk refused: a few lines at a time, and all the good ones together.
+    for at in range(0, len(lines), 4):
+        same_as_scalar(scan, wide, b"\n".join(lines[at:at + 4]) + b"\n", spec)
+    good = [line for line in lines if filter_record_or_bad(line, spec) is not BadRecord]
+    found, handed = same_as_scalar(scan, wide, b"\n".join(good) + b"\n", spec)
+    assert found is not None and found[0] == len(good) and len(handed) < len(good) * 0.8
+
+
+def filter_record_or_bad(line, spec):
+    try:
+        return filter_record(line, spec)
+    except BadRecord:
+        return BadRecord
+
+
+LAYOUTS = [b'{"index": 0.5, "msg": "%s", "total": 0.75}', b'{"%s": 1, "index": 1, "total": 1}',
+           b'{"index": 1, "total": 0.25, "%s": 1}']
+
+
+def test_plain_lines_beside_ones_with_a_backslash_or_a_byte_past_ascii_inside_mebibytes(scan, wide):
+    # Lines whose only special bytes are quotes, next to ones with a backslash
+    # or a byte past ASCII at every position around 32 and 64 bytes from the
+    # line's start, among blog records of every length, in several MiB.
+    rnd = random.Random(8)
+    pieces = []
+    for length in (14, 15, 16, 17, 30, 31, 32, 33, 46, 47, 48, 49, 62, 63, 64, 65, 78, 79, 80, 81):
+        for at in range(length + 1):
+            for special in (b"\\\\", b'\\"', b"\\u0041", b"\\n", b"\xc3\xa9", b"\xe2\x82\xac", b"\xc3", b"\\", b"\x80"):
+                text = b"a" * at + special + b"a" * (length - at)
+                pieces.append(b'{"index": 0.5, "msg": "%s", "total": 0.75}' % (b"a" * length))
+                pieces.append(rnd.choice(LAYOUTS) % text)
+                pieces.append(b'{"index": 0.%0*d, "total": 1}' % (rnd.randrange(1, 20), rnd.randrange(10**6)))
+    chunk = b"\n".join(pieces) + b"\n"
+    assert len(chunk) > 3 << 19
+    spec = Spec(threshold=1)
+    found, _ = same_as_scalar(scan, wide, chunk, spec)
+    assert found is None  # some of the bytes are bad UTF-8 or a bad escape
+    good = b"".join(line + b"\n" for line in pieces if filter_record_or_bad(line, spec) is not BadRecord)
+    found, _ = same_as_scalar(scan, wide, good, spec)
+    assert found is not None and found[0] > 20000
+
 # Fields on paths that share keys, repeat them, or are 8 or 9 bytes long.
 FIELD_SETS = [("http.latency_ms", "db.ms"), ("a.b.c", "ms", "http.latency_ms"), ("index", "index", "total"),
               ("a.b", "a.c", "d"), ("12345678", "123456789", "1234567"), ("x",), ("ab.cd", "ab")]
