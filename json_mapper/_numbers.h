@@ -50,10 +50,9 @@ static uint64_t bits_of_double(double d)
 static inline __attribute__((always_inline)) uint64_t eisel_lemire(uint64_t w, int q, int *ok)
 {
     *ok = 1;
-    if (q < PARSE_MIN)
-        return 0;               /* below half the smallest subnormal */
-    if (q > PARSE_MAX)
-        return 0x7FF0000000000000ULL;
+    if ((unsigned)(q - PARSE_MIN) > (unsigned)(PARSE_MAX - PARSE_MIN))
+        /* below half the smallest subnormal, or above the largest double */
+        return q < PARSE_MIN ? 0 : 0x7FF0000000000000ULL;
     int lz = __builtin_clzll(w);
     w <<= lz;
     const uint64_t *pow5 = PARSE_POW5[q - PARSE_MIN];
@@ -91,13 +90,10 @@ static inline __attribute__((always_inline)) uint64_t eisel_lemire(uint64_t w, i
         mantissa &= ~1ULL;
     mantissa += mantissa & 1;
     mantissa >>= 1;
-    if (mantissa >= (2ULL << 52)) {
-        mantissa = 1ULL << 52;
-        power2++;
-    }
-    if (power2 >= 0x7FF)
-        return 0x7FF0000000000000ULL;
-    return ((uint64_t)power2 << 52) | (mantissa & ((1ULL << 52) - 1));
+    /* The mantissa is in [2^52, 2^53]: its leading bit adds one to the
+     * exponent, and 2^53, rounded up, one more, with a fraction of 0. */
+    uint64_t bits = ((uint64_t)(power2 - 1) << 52) + mantissa;
+    return bits < 0x7FF0000000000000ULL ? bits : 0x7FF0000000000000ULL;
 }
 
 /* The double of the JSON number text [start, end), read by CPython's strtod;
@@ -146,14 +142,14 @@ static __attribute__((noinline)) double clinger_product(uint64_t w, int q)
 static inline __attribute__((always_inline)) double number_value(const Number *n, int *ok)
 {
     *ok = 1;
-    if (n->digits == 0 && !n->truncated)
-        /* orjson reads -0 as the int 0, and float(0) is 0.0; -0.0 stays -0.0. */
-        return n->negative && !n->integer ? -0.0 : 0.0;
     if (!n->truncated) {
         uint64_t w = n->digits;
         int q = n->exponent;
         double d;
-        if (w <= (1ULL << 53) && q >= -22 && q <= 22) {
+        if (w == 0)
+            /* orjson reads -0 as the int 0, and float(0) is 0.0; -0.0 stays -0.0. */
+            return n->negative && !n->integer ? -0.0 : 0.0;
+        if (w <= (1ULL << 53) && (unsigned)(q + 22) <= 44) {
             /* Clinger: both exact, so one correctly rounded operation (none
              * for an integer; a quotient is never fused with a sum). */
             d = q == 0 ? (double)w : q > 0 ? clinger_product(w, q) : (double)w / exact_pow10[-q];

@@ -595,15 +595,16 @@ static PyObject *emit(PyObject *module, PyObject *args)
      * without them (scan_line given -inf). The output is the same either
      * way: a line a rough sum settles has an exact sum below the threshold. */
     double rough_threshold = scan_threshold;
-    int below = 0;  /* the lines of this window not selected (or blank) */
+    Py_ssize_t selected_before = 0;  /* the lines selected before this window */
     while (p < stop) {
         lines++;
         double total;
         ptr first, last, end;
         int verdict = scan(&s, p, stop, rough_threshold, &total, &first, &last, &end);
         if ((lines & (ROUGH_WINDOW - 1)) == 0) {
-            rough_threshold = below >= ROUGH_WINDOW / 4 ? scan_threshold : -INFINITY;
-            below = 0;
+            int unselected = ROUGH_WINDOW - (int)(selected - selected_before);
+            rough_threshold = unselected >= ROUGH_WINDOW / 4 ? scan_threshold : -INFINITY;
+            selected_before = selected;
         }
         if (verdict == LINE_BAD) {
             result = Py_NewRef(Py_None);
@@ -665,8 +666,6 @@ static PyObject *emit(PyObject *module, PyObject *args)
                 selected++;
             }
             Py_DECREF(out);
-        } else {
-            below++;
         }
         p = end + 1;
     }

@@ -356,6 +356,17 @@ def test_parse_near_halfway_points(scan):
     assert_same_doubles(list(map(scan._parse, texts)), list(map(float, texts)), texts)
 
 
+def test_parse_rounds_up_into_the_next_power_of_two(scan):
+    # A decimal just above the midpoint below 2^e rounds up to 2^e: its
+    # significand carries into the exponent, at every exponent, up to the
+    # largest finite double; and just below it, to the double under 2^e.
+    xs = [math.nextafter(2.0 ** e, 0.0) for e in range(-1021, 1024)]
+    xs.append(sys.float_info.max)
+    texts = [text for x in xs for text in halfway_texts(x)]
+    texts += [b"1.797693134862315807e308", b"1.797693134862315808e308"]  # the largest, inf
+    assert_same_doubles(list(map(scan._parse, texts)), list(map(float, texts)), texts)
+
+
 HARD_LITERALS = [
     "0", "-0", "0.0", "-0.0", "0e0", "-0e5", "0.000", "1", "-1", "0.1", "0.2", "0.3",
     "9007199254740991", "9007199254740992", "9007199254740993", "9007199254740995",
