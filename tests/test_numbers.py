@@ -176,6 +176,66 @@ def test_emit_writes_sums_as_repr_does_at_every_exponent(scan):
         assert_same_texts(output.splitlines(), expected.splitlines(), xs)
 
 
+def test_emit_rounds_a_product_and_its_sum_apart_under_every_kernel(scan):
+    # A literal such as 9007199254740991e5 is a product of two exact doubles
+    # rounded once; its sum with the other field is rounded again. Fused into
+    # one multiply-add (the AVX-512 kernel's instruction set has one), the two
+    # would round once: a sum of 0.0 would come out as the product's error.
+    rnd = random.Random(12)
+    pairs = []
+    for _ in range(200_000):
+        text = f"{rnd.randrange(1, 2**53)}e{rnd.randrange(1, 23)}"
+        x = float(text)
+        other = rnd.choice((-x, -x * (1 + 2**-52), rnd.random(), -float(f"{x:.15e}")))
+        pairs.append((text, repr(other)))
+    chunk = b"".join(b'{"a":%s,"b":%s}\n' % (a.encode(), b.encode()) for a, b in pairs)
+    expected = b"".join(b'{"a":%s,"b":%s,"sum_val":%s}\n' % (a.encode(), b.encode(), repr(float(a) + float(b)).encode())
+                        for a, b in pairs)
+    before = scan.kernel()
+    try:
+        for kernel in scan.kernels():
+            scan.kernel(kernel)
+            found = scan.emit(chunk, ((b"a",), (b"b",)), -math.inf, b'"sum_val"', lambda line: pytest.fail(line))
+            assert found is not None and found[1] == len(pairs), kernel
+            if found[2] != expected:
+                assert_same_texts(found[2].splitlines(), expected.splitlines(), pairs)
+    finally:
+        scan.kernel(before)
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_emit_selects_the_same_where_rough_sums_are_used_and_where_not(scan, invert):
+    # emit leaves the rough sums out where few lines go unselected, and takes
+    # them up again where many do: runs of lines far above the threshold, far
+    # below it, and a few units in the last place either side of it, each run
+    # long or short, so that the switches come anywhere in them.
+    rnd = random.Random(13)
+    threshold = 1.0
+    lines, expected = [], []
+    while len(lines) < 200_000:
+        kind = rnd.randrange(3)
+        for _ in range(rnd.choice((1, 7, 100, 255, 256, 257, 1000, 3000))):
+            a = rnd.random()
+            if kind == 0:
+                b = 1.5 - a + rnd.random()
+            elif kind == 1:
+                b = -1.5 - a - rnd.random()
+            else:
+                b = threshold - a
+                for _ in range(rnd.randrange(4)):
+                    b = math.nextafter(b, rnd.choice((-math.inf, math.inf)))
+            line = b'{"a":%s,"b":%s}' % (repr(a).encode(), repr(b).encode())
+            lines.append(line)
+            if (a + b > threshold) != invert:
+                expected.append(line[:-1] + b',"sum_val":%s}' % repr(a + b).encode())
+    found = scan.emit(b"\n".join(lines) + b"\n", ((b"a",), (b"b",)), threshold, b'"sum_val"',
+                      lambda line: pytest.fail(line), invert)
+    assert found is not None
+    assert found[:2] == (len(lines), len(expected))
+    if found[2] != b"".join(e + b"\n" for e in expected):
+        assert_same_texts(found[2].splitlines(), expected, expected)
+
+
 @pytest.mark.parametrize("how", ["file", "gzip stdin", "-j 2"])
 def test_jsonfilter_writes_sums_as_repr_does(run_jsonfilter, tmp_path, how):
     # The command end to end, over several MiB: two fields a line, summed by
@@ -293,6 +353,17 @@ def test_parse_near_halfway_points(scan):
     xs += [float(rnd.randrange(2**53, 2**64)) for _ in range(5_000)]
     xs += hard_doubles()[:3000]
     texts = [text for x in xs for text in halfway_texts(x)]
+    assert_same_doubles(list(map(scan._parse, texts)), list(map(float, texts)), texts)
+
+
+def test_parse_rounds_up_into_the_next_power_of_two(scan):
+    # A decimal just above the midpoint below 2^e rounds up to 2^e: its
+    # significand carries into the exponent, at every exponent, up to the
+    # largest finite double; and just below it, to the double under 2^e.
+    xs = [math.nextafter(2.0 ** e, 0.0) for e in range(-1021, 1024)]
+    xs.append(sys.float_info.max)
+    texts = [text for x in xs for text in halfway_texts(x)]
+    texts += [b"1.797693134862315807e308", b"1.797693134862315808e308"]  # the largest, inf
     assert_same_doubles(list(map(scan._parse, texts)), list(map(float, texts)), texts)
 
 
