@@ -202,10 +202,12 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     ours, floor = (float(figure) for figure in re.fullmatch(r"(\d+\.\d{3}) s / (\d+\.\d{3}) s", read[2]).groups())
     assert abs(ours - float(at["1.99"]["jsonfilter FILES"][3])) <= 0.0051 and floor == float(at["1.99"][FLOORS[0]][3])
     for threshold, table in at.items():
-        best = min(PEERS, key=lambda peer: float(table[peer][3]))
+        # The fastest by the table's medians, which are rounded: any of those tied there.
+        fastest = min(float(table[peer][3]) for peer in PEERS)
+        best = [peer for peer in PEERS if float(table[peer][3]) == fastest]
         for name, limit in (("jsonfilter FILES", 0.5), ("jsonfilter -j 0 FILES", 0.3)):
             cells = targets[f"blog data, threshold {threshold}: `{name}` <= {limit}x the best peer"]
-            assert cells[0] == "#20" and cells[2].endswith(f" s ({best})"), cells
+            assert cells[0] == "#20" and any(cells[2].endswith(f" s ({peer})") for peer in best), (cells, best)
     assert (tmp_path / "bench.png").read_bytes().startswith(b"\x89PNG")
 
 
