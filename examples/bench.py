@@ -579,6 +579,31 @@ def best_of(command, runs, work):
     return min(s for s, _ in samples), statistics.median(s for s, _ in samples), max(r for _, r in samples)
 
 
+# A CPU-bound loop of a fixed amount of work, for the machine's own gain from two processes.
+SPIN = "n = 0\nfor i in range(4_000_000):\n    n += i"
+
+
+def two_process_gain(python, runs):
+    """(seconds of one CPU-bound loop alone, seconds of two run at once, 2 x one / two): medians of `runs`.
+
+    What two processes gain on this machine whatever they run: 2.0 where its
+    two CPUs are two whole cores, less where they share one (SMT siblings, or
+    a host's CPUs shared with other machines). `-j 2` cannot gain more.
+    """
+    alone, together = [], []
+    for _ in range(runs + 1):  # the first turn warms the caches and is not counted
+        start = time.perf_counter()
+        subprocess.run([python, "-c", SPIN], check=True)
+        alone.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        procs = [subprocess.Popen([python, "-c", SPIN]) for _ in range(2)]
+        for proc in procs:
+            proc.wait()
+        together.append(time.perf_counter() - start)
+    one, two = statistics.median(alone[1:]), statistics.median(together[1:])
+    return one, two, 2 * one / two
+
+
 def startup(jf, runs):
     """Start-up rows: each command run directly (no shell), its input written to a pipe; median ms per run.
 
@@ -686,8 +711,9 @@ def three(a, b):
     return f"{a:.3f} s / {b:.3f} s" if a and b else ""
 
 
-def compute_targets(runs, start, rss_rows, scale_lines):
-    """`runs`: {(section, threshold): results}; `start`: start-up medians; `rss_rows`: [(name, peak KB)]."""
+def compute_targets(runs, start, rss_rows, scale_lines, gain_floor=None):
+    """`runs`: {(section, threshold): results}; `start`: start-up medians; `rss_rows`: [(name, peak KB)];
+    `gain_floor`: two_process_gain()'s ratio, or None when the scaling section did not run."""
     t = Targets()
 
     def median(section, threshold, name):
@@ -740,6 +766,12 @@ def compute_targets(runs, start, rss_rows, scale_lines):
                 ours = median(section, th, name)
                 t.ratio("#20", f"{at}: `{name}` <= {limit}x the best peer", (f"`{name}` at {th:g}", ours), peer,
                         limit, what=f"{ours:.2f} s / {peer[1]:.2f} s ({peer[0]})" if ours and peer[1] else "")
+    if gain_floor is not None:
+        t.ratio("#10", "the machine itself: two CPU-bound processes at once >= 1.8x the work of one", ("", gain_floor),
+                ("", 1.0), 1.8, at_least=True, what=f"{gain_floor:.2f}x")
+    else:
+        t.ratio("#10", "the machine itself: two CPU-bound processes at once >= 1.8x the work of one",
+                ("the two-process gain", None), ("", 1.0), 1.8, at_least=True)
     for th in (1.99, 0.0):
         t.ratio("#10", f"{scale_lines / 1e6:g}M lines, threshold {th:g}: `-j 2` >= 1.8x faster than `-j 1`",
                 (f"`-j 1` at {th:g}", median("scaling", th, "jsonfilter -j 1 FILES")),
@@ -892,6 +924,7 @@ def main(argv=None):
            f"Each table ends with its two floors, `cat FILES > /dev/null` and `cat` of a file of the output's "
            f"size into a new file; ns/line is the median run's time a line of input."]
     runs = {}  # (section, threshold): results
+    gain_floor = None  # two_process_gain()'s ratio, once the scaling section has run
     panels = []
     rss_rows = []  # (row, peak KB) of every jsonfilter run, for the memory target
     start = {}
@@ -961,6 +994,12 @@ def main(argv=None):
                         "CPU seconds of each run, user + system (all processes):", ""]
                 out += [f"- {r.variant.name}: " + ", ".join(f"{user:.2f} + {system:.2f}" for user, system in r.cpu)
                         for r in results if r.cpu]
+            one, two, gain_floor = two_process_gain(python, args.runs)
+            print(f"  two CPU-bound loops at once: {gain_floor:.2f}x one", file=sys.stderr)
+            out += ["", "### The machine's own gain from two processes", "",
+                    f"A CPU-bound Python loop alone took {one:.2f} s; two of them run at once, {two:.2f} s "
+                    f"(median of {args.runs}): two processes do {gain_floor:.2f}x the work of one in the same "
+                    "time on this machine, the most `-j 2` can gain here."]
 
         if "wide" in args.sections or "nested" in args.sections:
             wide = work / "wide"
@@ -1040,7 +1079,7 @@ def main(argv=None):
 
         out += ["", "## Targets", "", "Computed from the figures above (median times); a target whose "
                 "section did not run is marked as not measured.", "",
-                compute_targets(runs, start, rss_rows, args.scale_lines)]
+                compute_targets(runs, start, rss_rows, args.scale_lines, gain_floor)]
 
     minutes = (time.perf_counter() - began) / 60
     out += ["", f"Sections run: {', '.join(args.sections)}; the whole run took {minutes:.1f} minutes."]

@@ -158,6 +158,13 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
                          section(text, f"### Threshold {threshold}: "), re.M)
         assert [name for name, _, _ in cpu] == ["jsonfilter -j 1 FILES", "jsonfilter -j 2 FILES"], cpu
         assert all(float(user) > 0 for _, user, _ in cpu), cpu
+    # What two processes gain on this machine, whatever they run: the figures and their ratio agree.
+    own = re.search(r"alone took (\d+\.\d\d) s; two of them run at once, (\d+\.\d\d) s \(median of 1\): "
+                    r"two processes do (\d+\.\d\d)x the work of one",
+                    section(text, "### The machine's own gain from two processes"))
+    assert own, section(text, "### The machine's own gain from two processes")
+    one, two, gain = (float(figure) for figure in own.groups())
+    assert abs(2 * one / two - gain) < 0.05 and 0.5 < gain < 2.5, own.group(0)
 
     wide = rows(section(text, "## Wide log-like records"))
     for name in ("jsonfilter FILES", "jsonfilter -j 0 FILES", "jq -c -f map.jq", *PEERS):
@@ -190,7 +197,7 @@ def test_harness_runs_every_section_and_every_output_agrees(cli_env, tmp_path):
     bare = float(start["`python -c pass`"][3])
     assert start["`echo '{\"index\": 1, \"total\": 1}' | jq -c -f map.jq`"][-1] == "same records"
     targets = rows(section(text, "## Targets"), key=1)
-    assert len(targets) == 34, targets.keys()
+    assert len(targets) == 35, targets.keys()
     for cells in targets.values():
         assert cells[-1] in ("met", "not met") and re.fullmatch(r"\d+\.\d\dx", cells[3]), cells
     for target, value in (("start-up no slower than jq's on the same input", ours / jq),
