@@ -521,17 +521,30 @@ static int set_paths(Scan *s, PyObject *paths)
 /* Lines of a chunk counted together to choose whether rough sums are used. */
 #define ROUGH_WINDOW 256  /* a power of two */
 
-/* A growing output buffer: a bytes object resized at the end. */
+/* A growing output buffer: a bytes object resized at the end. Or first the
+ * caller's buffer (`bytes` NULL): nothing is written past its `cap` bytes,
+ * and once they cannot hold the next line, what they hold moves to a bytes
+ * object of at least `first` bytes, which grows from there. */
 typedef struct {
     PyObject *bytes;
     char *buf;
-    Py_ssize_t len, cap;
+    Py_ssize_t len, cap, first;
 } Out;
 
 static int out_reserve(Out *o, Py_ssize_t more)
 {
     if (o->len + more <= o->cap)
         return 0;
+    if (o->bytes == NULL) {
+        Py_ssize_t cap = o->first > o->len + more ? o->first : o->len + more;
+        o->bytes = PyBytes_FromStringAndSize(NULL, cap);
+        if (o->bytes == NULL)
+            return -1;
+        memcpy(PyBytes_AS_STRING(o->bytes), o->buf, o->len);
+        o->buf = PyBytes_AS_STRING(o->bytes);
+        o->cap = cap;
+        return 0;
+    }
     Py_ssize_t cap = o->cap * 2 > o->len + more ? o->cap * 2 : o->len + more;
     if (_PyBytes_Resize(&o->bytes, cap) < 0)
         return -1;
@@ -549,12 +562,16 @@ static PyObject *emit(PyObject *module, PyObject *args)
     const char *sum_key;
     Py_ssize_t sum_key_len;
     Scan s;
-    Out o = {NULL, NULL, 0, 0};
+    Out o = {NULL, NULL, 0, 0, 0};
     PyObject *result = NULL;
+    PyObject *into_arg = Py_None;  /* a writable buffer for the output, or None */
+    Py_buffer into = {NULL};
 
-    if (!PyArg_ParseTuple(args, "y*O!dy#O|p:emit", &chunk, &PyTuple_Type, &paths, &threshold,
-                          &sum_key, &sum_key_len, &decide, &invert))
+    if (!PyArg_ParseTuple(args, "y*O!dy#O|pO:emit", &chunk, &PyTuple_Type, &paths, &threshold,
+                          &sum_key, &sum_key_len, &decide, &invert, &into_arg))
         return NULL;
+    if (into_arg != Py_None && PyObject_GetBuffer(into_arg, &into, PyBUF_WRITABLE) < 0)
+        goto done;
     /* Under invert the lines surely not above the threshold are the ones
      * selected, and need their exact sum: scan_line's shortcut for them is
      * off when it is given -inf, below every sum. */
@@ -587,11 +604,20 @@ static PyObject *emit(PyObject *module, PyObject *args)
     tail += SHORT_LINE + sizeof(glue);  /* the blocks may reach that far */
     /* Room for every line selected, as in the blog's data, without growing:
      * pages that are not written to cost nothing. */
-    o.cap = chunk.len + chunk.len / 2 + 4096;
-    o.bytes = PyBytes_FromStringAndSize(NULL, o.cap);
-    if (o.bytes == NULL)
-        goto done;
-    o.buf = PyBytes_AS_STRING(o.bytes);
+    o.first = chunk.len + chunk.len / 2 + 4096;
+    if (into.buf != NULL) {
+        /* Written in place (a -j worker's slot of shared memory), saving the
+         * copies of a bytes object: each line reserves all that its writes
+         * may reach, `tail` included, so none goes past the buffer's end. */
+        o.buf = into.buf;
+        o.cap = into.len;
+    } else {
+        o.cap = o.first;
+        o.bytes = PyBytes_FromStringAndSize(NULL, o.cap);
+        if (o.bytes == NULL)
+            goto done;
+        o.buf = PyBytes_AS_STRING(o.bytes);
+    }
 
     ptr p = chunk.buf, stop = p + chunk.len;
     ScanLine scan = kernel_in_use->scan_line;
@@ -677,11 +703,17 @@ static PyObject *emit(PyObject *module, PyObject *args)
         }
         p = end + 1;
     }
+    if (o.bytes == NULL) {  /* all of it in the caller's buffer: its length stands for it */
+        result = Py_BuildValue("(nnnn)", lines, selected, o.len, blank);
+        goto done;
+    }
     if (_PyBytes_Resize(&o.bytes, o.len) < 0)
         goto done;
     result = Py_BuildValue("(nnOn)", lines, selected, o.bytes, blank);
 done:
     Py_XDECREF(o.bytes);
+    if (into.obj != NULL)
+        PyBuffer_Release(&into);
     PyBuffer_Release(&chunk);
     return result;
 }
@@ -777,7 +809,7 @@ static PyObject *kernels_here(PyObject *module, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"emit", emit, METH_VARARGS,
-     "emit(chunk, paths, threshold, sum_key, decide, invert=False) -> (lines, selected, output, blank) or None\n\n"
+     "emit(chunk, paths, threshold, sum_key, decide, invert=False, into=None) -> (lines, selected, output, blank) or None\n\n"
      "The output of the lines of `chunk` whose fields at `paths` (a tuple of\n"
      "paths, each a tuple of UTF-8 keys) add up to more than `threshold`, each\n"
      "with `sum_key` (JSON-quoted bytes) and the sum added, as filter_record\n"
@@ -785,7 +817,10 @@ static PyMethodDef methods[] = {
      "the scanner cannot decide, in line order; `blank` counts the lines of\n"
      "nothing but spaces, tabs and carriage returns. None if the chunk holds a line\n"
      "this scan cannot vouch for (decide may have been called for lines before it).\n"
-     "With `invert`, the lines selected are those whose sum is not above `threshold`."},
+     "With `invert`, the lines selected are those whose sum is not above `threshold`.\n"
+     "With `into` (a writable buffer), the output is written there if it fits, and\n"
+     "`output` is its length (int); else it is bytes, as without, and `into` may\n"
+     "have been written to anywhere in it."},
     {"kernel", kernel, METH_VARARGS,
      "kernel([name]) -> str\n\n"
      "The name of the scanner kernel emit uses (scalar, sse42, avx2, avx512); given\n"

@@ -10,8 +10,9 @@ def emit(
     sum_key: bytes,
     decide: Callable[[bytes], bytes | None],
     invert: bool = False,
+    into: Buffer | None = None,
     /,
-) -> tuple[int, int, bytes, int] | None:
+) -> tuple[int, int, bytes | int, int] | None:
     """(lines, selected, output, blank) for a chunk of whole lines, or None if it cannot vouch for it.
 
     `output` holds each selected line's output followed by b"\\n", byte for byte
@@ -23,6 +24,10 @@ def emit(
     but spaces, tabs and carriage returns (blank for filter_record). With
     `invert` (-v), the lines selected are those whose sum is not above
     `threshold`; `decide` must then answer as a Spec with invert=True does.
+    With `into`, a writable buffer, the output is written at its start if it
+    fits (nothing past its end), and `output` is then its length, an int; if
+    it does not fit, `output` is bytes as without `into`, which may have been
+    written to anywhere. Either way `into` holds nothing wanted past the output.
     """
 
 def kernel(name: str = ..., /) -> str:

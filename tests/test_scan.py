@@ -604,3 +604,48 @@ def test_keep_freed_memory_is_set_where_the_c_library_is_glibc(scan):
     assert scan.keep_freed_memory(16 << 20) is glibc
     with pytest.raises(ValueError):
         scan.keep_freed_memory(-1)
+
+
+# emit's `into` (a -j worker's slot of shared memory): every room, from none
+# to more than the output needs, gives the output emit gives without it, in
+# the room when it fits, and not one byte is written past the room's end,
+# though short lines are copied in blocks that run past their own end.
+INTO_LINES = [b'{"index":1,"total":1}', b'{"index":0.5,"total":0.25}', b'{"index":0,"total":0}',
+              b'{"index":2,"total":1,"note":"' + b"x" * 150 + b'"}',  # longer than a block
+              b'{"in\\u0064ex":1,"total":1}',  # handed to decide
+              b'{"index":1,"total":1,"x":"' + b"y" * 40 + b'"}', b"  ", b'{"index":-3,"total":1.5e-3}']
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_emit_into_a_buffer_never_writes_past_it(scan, invert):
+    spec = Spec(invert=invert)
+    rng = random.Random(7)
+    chunks = [b"\n".join(rng.choice(INTO_LINES) for _ in range(count)) + b"\n" for count in (1, 3, 40)]
+    chunks.append(INTO_LINES[0])  # a last line without a newline: no block copy, nothing after it to read
+    decide = functools.partial(filter_record, spec=spec)
+    guard = b"\xa5" * 256
+    for chunk in chunks:
+        expected = scan.emit(chunk, paths_of(spec), spec.threshold, spec.sum_key, decide, invert)
+        assert expected is not None
+        fitted = set()
+        for room in [*range(0, 400), *range(len(expected[2]) - 50, len(expected[2]) + 400)]:
+            if room < 0:
+                continue
+            buffer = bytearray(guard + b"\0" * room + guard)
+            into = memoryview(buffer)[len(guard):len(guard) + room]
+            found = scan.emit(chunk, paths_of(spec), spec.threshold, spec.sum_key, decide, invert, into)
+            into.release()
+            assert buffer[:len(guard)] == guard and buffer[len(guard) + room:] == guard, (chunk, room)
+            lines, selected, output, blank = found
+            if isinstance(output, int):
+                fitted.add(room)
+                output = bytes(buffer[len(guard):len(guard) + output])
+            assert (lines, selected, output, blank) == expected, (chunk, room)
+        # A room large enough is used, and one too small is not.
+        assert max(fitted) == len(expected[2]) + 399 and (not expected[2] or 0 not in fitted)
+
+
+def test_emit_into_needs_a_writable_buffer(scan):
+    for into in (b"read only" * 100, memoryview(b"read only" * 100), "text"):
+        with pytest.raises((BufferError, TypeError)):
+            scan.emit(b'{"index":1,"total":1}\n', ((b"index",),), 0.0, b'"s"', print, False, into)
