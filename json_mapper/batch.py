@@ -122,9 +122,14 @@ class BatchFilter:
                 self._usable = True
         return self._usable
 
-    def __call__(self, chunk: Buffer, keep: int = KEEP_BAD) -> ChunkResult:
-        """The ChunkResult of `chunk`, keeping its first `keep` bad lines."""
-        result = self._scanned(chunk)
+    def __call__(self, chunk: Buffer, keep: int = KEEP_BAD, into: memoryview | None = None) -> ChunkResult:
+        """The ChunkResult of `chunk`, keeping its first `keep` bad lines.
+
+        With `into` (writable), the native scanner writes the output there
+        when it fits: the result's output is then a memoryview of `into`'s
+        first bytes, and bytes otherwise (`into` may then have been written to).
+        """
+        result = self._scanned(chunk, into)
         if result is not None:
             return result
         # A part at a time, each by msgspec or else per record: the lines of
@@ -137,8 +142,8 @@ class BatchFilter:
         result = self._scanned(chunk)
         return result if result is not None else self._decoded(bytes(chunk))
 
-    def _scanned(self, chunk: Buffer) -> ChunkResult | None:
-        """The ChunkResult by the native scanner, or None."""
+    def _scanned(self, chunk: Buffer, into: memoryview | None = None) -> ChunkResult | None:
+        """The ChunkResult by the native scanner, or None (see __call__ for `into`)."""
         if not self._native:
             return None
         spec = self.spec
@@ -155,12 +160,16 @@ class BatchFilter:
             return out
 
         try:
-            found = _scan.emit(chunk, self._paths, spec.threshold, spec.sum_key, decide, spec.invert)
+            found = _scan.emit(chunk, self._paths, spec.threshold, spec.sum_key, decide, spec.invert, into)
         except BadRecord:
             return None
         if found is None:
             return None
         lines, selected, output, blank = found
+        if isinstance(output, int):  # written into `into`, this long
+            assert into is not None
+            # A view where bytes are declared: read as bytes are (len, write, join), as in _Pool.receive.
+            return ChunkResult(lines, into[:output], selected, [], 0, skipped, blank)  # type: ignore[arg-type]
         return ChunkResult(lines, output, selected, [], 0, skipped, blank)
 
     def _decoded(self, chunk: bytes) -> ChunkResult | None:

@@ -127,9 +127,14 @@ def parts(chunk: bytes, size: int) -> Iterator[bytes]:
         start = end
 
 
-def joined(results: Sequence[ChunkResult], keep: int = KEEP_BAD) -> ChunkResult:
-    """One ChunkResult for the results of consecutive chunks (keeping the first `keep` bad lines)."""
-    if len(results) == 1:
+def joined(results: Sequence[ChunkResult], keep: int = KEEP_BAD, output: bytes | None = None) -> ChunkResult:
+    """One ChunkResult for the results of consecutive chunks (keeping the first `keep` bad lines).
+
+    `output`, if given, is the result's output instead of the outputs joined,
+    which are then not copied: a -j worker's are one after the other in its
+    slot already.
+    """
+    if len(results) == 1 and output is None:
         return results[0]
     lines = selected = bad_count = skipped = blank = 0
     outputs = []
@@ -146,5 +151,5 @@ def joined(results: Sequence[ChunkResult], keep: int = KEEP_BAD) -> ChunkResult:
         bad_count += result.bad_count
         skipped += result.skipped
         blank += result.blank
-    return ChunkResult(lines, b"".join(outputs), selected, bad, bad_count, skipped, blank,
-                       b"".join(result.rejects for result in results))
+    return ChunkResult(lines, b"".join(outputs) if output is None else output, selected, bad, bad_count, skipped,
+                       blank, b"".join(result.rejects for result in results))

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import TypeAlias
 
+    from .batch import BatchFilter
     from .inputs import Listed, Reader, Source
     from .stream import BinaryWriter, ChunkFilter, OnError, Progress, Report
 
@@ -331,6 +332,7 @@ class _RemoteTraceback(Exception):
 def _work(tasks: Connection, results: Connection, others: list[Connection],
           initargs: tuple[Spec, bool, mmap.mmap, int], memory: mmap.mmap, offset: int, slot_size: int) -> None:
     """A worker's life: do each piece that comes, and send its outcome back, until told to stop."""
+    global _slot
     for end in others:
         end.close()
     _start_worker(*initargs)
@@ -342,10 +344,11 @@ def _work(tasks: Connection, results: Connection, others: list[Connection],
             job = tasks.recv()
         except EOFError:  # the main process has gone
             return
+        at = offset + slot_size * (done % OUTPUT_SLOTS)
+        _slot = (view[at:at + slot_size], at)  # for _filter_range, which writes its output there
         try:
             size, result, error, short = job()
-            if len(result.output) <= slot_size:
-                at = offset + slot_size * (done % OUTPUT_SLOTS)
+            if not isinstance(result.output, _InSlot) and len(result.output) <= slot_size:
                 view[at:at + len(result.output)] = result.output
                 result = result._replace(output=_InSlot(at, len(result.output)))
             answer: tuple[Outcome | None, tuple[Exception, str] | None] = ((size, result, error, short), None)
@@ -632,10 +635,16 @@ _chunk_filter: ChunkFilter
 _ring: memoryview
 _ring_memory: mmap.mmap
 _keep = KEEP_BAD
+# The native scanner's filter, which writes a chunk's output straight into
+# the worker's slot (BatchFilter's `into`), or None without the scanner or
+# under --no-fast; and the slot for the job being done with its offset in
+# the pool's memory (see _work), None outside a worker.
+_batch: BatchFilter | None = None
+_slot: tuple[memoryview, int] | None = None
 
 
 def _start_worker(spec: Spec, fast: bool, ring_memory: mmap.mmap, keep: int = KEEP_BAD) -> None:
-    global _chunk_filter, _ring, _ring_memory, _keep
+    global _chunk_filter, _ring, _ring_memory, _keep, _batch
     # Ctrl-C reaches the whole process group; the main process alone handles
     # it, so a worker never prints a traceback or stops half way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -643,6 +652,10 @@ def _start_worker(spec: Spec, fast: bool, ring_memory: mmap.mmap, keep: int = KE
     # told to stop just stops.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _chunk_filter = chunk_filter_for(spec, fast)
+    if fast:
+        from .batch import BatchFilter, native  # function-level: only a worker needs it here
+
+        _batch = BatchFilter(spec) if native() else None
     _ring = memoryview(ring_memory)
     _ring_memory = ring_memory
     _keep = keep
@@ -682,12 +695,17 @@ def _filter_range(parent: int, fd: int, name: str, start: int, end: int | None) 
 
     Returns (bytes read, ChunkResult, InputError or None, whether the file
     ended before `end`): after a read error, the result of the whole lines
-    read before it.
+    read before it. In a worker the chunks' outputs go one after the other
+    into its slot while they fit, the native scanner's written there
+    directly, so that they are not copied once joined and again into the
+    slot: the result's output is then an _InSlot.
     """
     results = []
     size = 0
     error = None
     short = False
+    slot = _slot
+    written = 0  # the output in the slot so far
     try:
         # The parent's open file, not its path: the same file, whatever
         # happened to the path since it was opened.
@@ -695,12 +713,32 @@ def _filter_range(parent: int, fd: int, name: str, start: int, end: int | None) 
             at, end = _range_first(f.fileno(), start, end)
             for chunk in _chunks_from(f.fileno(), at, end):
                 size += len(chunk)
-                results.append(_chunk_filter(chunk, _keep))
+                if slot is None:
+                    results.append(_chunk_filter(chunk, _keep))
+                    continue
+                room = slot[0][written:]
+                result = _batch(chunk, _keep, room) if _batch else _chunk_filter(chunk, _keep)
+                # Bytes, not a memoryview of `room`: the output of another
+                # path, or one the room could not hold.
+                if not isinstance(result.output, memoryview):
+                    if len(result.output) <= len(room):
+                        room[:len(result.output)] = result.output
+                    else:  # the piece's output comes back as bytes, joined (_work sees if it fits)
+                        slot = None
+                written += len(result.output)
+                results.append(result)
             # Shorter now than when the range was cut: truncated while it was read.
             short = end is not None and at + size < end
     except OSError as err:
         error = InputError(name, f"read error: {err.strerror or err}")
-    return size, joined(results, _keep) if results else _chunk_filter(b"", _keep), error, short
+    if not results:
+        return size, _chunk_filter(b"", _keep), error, short
+    if slot is None:
+        return size, joined(results, _keep), error, short
+    # Nothing is written in the slot after a chunk's output but the next one's: they follow one another
+    # there, uncopied (b"" stands for them), and go back as where they are, as _work sends what it copies there.
+    result = joined(results, _keep, output=b"")
+    return size, result._replace(output=_InSlot(slot[1], written)), error, short  # type: ignore[arg-type]
 
 
 def _range_chunks(fd: int, start: int, end: int | None) -> Iterator[memoryview]:

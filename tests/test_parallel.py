@@ -161,6 +161,41 @@ def test_without_proc_plain_files_are_read_into_the_ring(inputs, monkeypatch):
     assert _agree([str(inputs / "a.json"), str(inputs / "b.json"), str(inputs / "empty.json")], "warn")
 
 
+@pytest.fixture(scope="module")
+def selected_all(tmp_path_factory):
+    """Several MiB with every record selected at -t 0: pieces of many chunks, most output in the slots."""
+    path = tmp_path_factory.mktemp("selected_all") / "all.json"
+    path.write_bytes(messy_lines(120_000, 7))
+    return path
+
+
+def test_jobs_write_every_record_as_one_process_does(run_jsonfilter, selected_all):
+    # A worker writes each chunk's output straight into its slot, after the
+    # chunks before it: misplaced or overlapping outputs would show here.
+    assert selected_all.stat().st_size > 6 * parallel.FILE_CHUNK_SIZE * 4
+    for args in (["-t", "0"], ["-t", "0", "--on-error", "skip"], ["-t", "1.99"]):
+        one = run_jsonfilter(*args, selected_all)
+        many = run_jsonfilter("-j", "2", *args, selected_all)
+        assert len(one.stdout) > (selected_all.stat().st_size if args[1] == "0" else 0)
+        assert (many.stdout, many.stderr, many.returncode) == (one.stdout, one.stderr, one.returncode)
+
+
+@pytest.mark.parametrize("slot", [1 << 16, 300 << 10, 1 << 20, 3 << 20])
+def test_outputs_that_outgrow_a_slot_part_way_come_back_whole(selected_all, slot, monkeypatch):
+    # Output slots too small for a chunk's output, for a few, and for all of
+    # a piece's: the output left in the slot before the chunk that does not
+    # fit comes back joined with the rest, or through the pipe.
+    monkeypatch.setattr(parallel, "OUTPUT_SLOT", slot)
+    runs = []
+    for run in (filter_stream, lambda *a, **k: parallel.filter_parallel(*a, jobs=2, **k)):
+        out = io.BytesIO()
+        reports = []
+        counts = run([str(selected_all)], out, spec=Spec(threshold=0), report=reports.append)
+        runs.append((out.getvalue(), [str(r) for r in reports], counts.records_written, counts.bad_records))
+    assert runs[0][2] > 100_000
+    assert runs[0] == runs[1]
+
+
 def test_the_ring_stays_small_however_many_workers():
     assert parallel._Ring(5).slot_size == parallel.SLOT_SIZE
     many = parallel._Ring(64 * parallel.PIECES_PER_WORKER + 1)
