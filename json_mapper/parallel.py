@@ -637,7 +637,7 @@ _ring_memory: mmap.mmap
 _keep = KEEP_BAD
 # The native scanner's filter, which writes a chunk's output straight into
 # the worker's slot (BatchFilter's `into`), or None without the scanner or
-# under --no-fast; and the slot for the job being done with its offset in
+# with fast=False; and the slot for the job being done with its offset in
 # the pool's memory (see _work), None outside a worker.
 _batch: BatchFilter | None = None
 _slot: tuple[memoryview, int] | None = None
@@ -651,11 +651,14 @@ def _start_worker(spec: Spec, fast: bool, ring_memory: mmap.mmap, keep: int = KE
     # The main process's SIGTERM handler raises SystemExit; a worker that is
     # told to stop just stops.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _chunk_filter = chunk_filter_for(spec, fast)
     if fast:
-        from .batch import BatchFilter, native  # function-level: only a worker needs it here
+        # function-level: saves start-up of the main process, which may filter no line itself
+        from .batch import BatchFilter, native
 
         _batch = BatchFilter(spec) if native() else None
+    # One filter for every piece, the ring's too: it is what chunk_filter_for
+    # would make with the native scanner there.
+    _chunk_filter = _batch or chunk_filter_for(spec, fast)
     _ring = memoryview(ring_memory)
     _ring_memory = ring_memory
     _keep = keep
