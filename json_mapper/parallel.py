@@ -739,9 +739,8 @@ def _filter_range(parent: int, fd: int, name: str, start: int, end: int | None) 
     if slot is None:
         return size, joined(results, _keep), error, short
     # Nothing is written in the slot after a chunk's output but the next one's: they follow one another
-    # there, uncopied (b"" stands for them), and go back as where they are, as _work sends what it copies there.
-    result = joined(results, _keep, output=b"")
-    return size, result._replace(output=_InSlot(slot[1], written)), error, short  # type: ignore[arg-type]
+    # there, uncopied, and go back as where they are, as _work sends what it copies there.
+    return size, joined(results, _keep, output=_InSlot(slot[1], written)), error, short  # type: ignore[arg-type]
 
 
 def _range_chunks(fd: int, start: int, end: int | None) -> Iterator[memoryview]:
